@@ -1,0 +1,115 @@
+"""Building principals, and creating and checking API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.audit.service import record
+from points.auth.models import ApiToken
+from points.auth.permissions import Principal
+from points.db import utcnow
+from points.errors import InvalidInput, NotFound, Unauthorized
+from points.org.models import Employee, EmployeeStatus, Role, RoleAssignment
+
+TOKEN_PREFIX = "wcp_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def principal_for_employee(session: AsyncSession, employee: Employee) -> Principal:
+    """Everything a request needs to know about who is asking."""
+    assert employee.id is not None
+    rows = (
+        await session.exec(select(RoleAssignment).where(RoleAssignment.employee_id == employee.id))
+    ).all()
+    roles = {Role.employee} | {row.role for row in rows}
+    head_of = {row.department_id for row in rows if row.role == Role.head and row.department_id}
+    return Principal(
+        userid=employee.userid,
+        name=employee.name,
+        roles=frozenset(roles),
+        employee_id=employee.id,
+        head_of=frozenset(head_of),
+    )
+
+
+async def principal_for_userid(session: AsyncSession, userid: str) -> Principal | None:
+    employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+    if employee is None or employee.status != EmployeeStatus.active:
+        return None
+    return await principal_for_employee(session, employee)
+
+
+async def create_token(
+    session: AsyncSession, *, name: str, role: Role, userid: str | None, created_by: str = "cli"
+) -> str:
+    """Create a bearer token and return it; only its hash is kept."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise InvalidInput("token name must be 1–64 characters")
+    employee_id = None
+    if userid is not None:
+        employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+        if employee is None:
+            raise NotFound(f"no employee with userid {userid!r}")
+        employee_id = employee.id
+    elif role in (Role.employee, Role.head):
+        raise InvalidInput(f"a {role.value} token acts as a person: pass --user USERID")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            name=name,
+            role=role,
+            employee_id=employee_id,
+            token_hash=hash_token(token),
+            prefix=token[:10],
+            created_by=created_by,
+        )
+    )
+    await record(
+        session,
+        actor=created_by,
+        action="token.create",
+        target=name,
+        details={"role": role.value, "user": userid},
+    )
+    return token
+
+
+async def principal_for_token(session: AsyncSession, token: str) -> Principal:
+    """Resolve a bearer token; malformed, unknown and revoked tokens are all 401."""
+    if not token.startswith(TOKEN_PREFIX) or not (20 <= len(token) <= 128):
+        raise Unauthorized("malformed API token", code="bad_token")
+    row = (
+        await session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("unknown or revoked API token", code="bad_token")
+    row.last_used_at = utcnow()
+    session.add(row)
+    if row.employee_id is not None:
+        employee = await session.get(Employee, row.employee_id)
+        if employee is None or employee.status != EmployeeStatus.active:
+            raise Unauthorized("the token's person has left", code="bad_token")
+        base = await principal_for_employee(session, employee)
+        roles = base.roles | {row.role}
+        return Principal(
+            userid=base.userid,
+            name=base.name,
+            roles=roles,
+            employee_id=base.employee_id,
+            head_of=base.head_of,
+            via=f"token:{row.name}",
+        )
+    return Principal(
+        userid=f"token:{row.name}",
+        name=row.name,
+        roles=frozenset({Role.employee, row.role}),
+        via=f"token:{row.name}",
+    )

@@ -1,0 +1,50 @@
+"""``points bench``: registered scenarios, each measured against a baseline in the same run.
+
+A scenario returns its figure, the baseline figure and their ratio; machines here
+are noisy, so absolute numbers mean little and the ratio is what to compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class BenchResult:
+    name: str
+    unit: str
+    figure: float
+    baseline: float
+    baseline_name: str
+    higher_is_better: bool = True
+    goal: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        if self.baseline == 0:
+            return float("inf")
+        return self.figure / self.baseline
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": round(self.ratio, 4)}
+
+
+Scenario = Callable[[bool], Coroutine[Any, Any, BenchResult]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
+
+
+def load_scenarios() -> dict[str, Scenario]:
+    import points.bench.scenarios  # noqa: F401  (registers them)
+
+    return SCENARIOS

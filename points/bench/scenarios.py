@@ -1,0 +1,87 @@
+"""The benchmark scenarios. Each builds what it needs in a throwaway database."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from points.bench import BenchResult, scenario
+from points.db import Database
+from points.demo.company import build_company
+from points.migrate import upgrade_async
+from points.settings import Settings
+
+
+async def _requests_per_second(client: httpx.AsyncClient, path: str, seconds: float) -> float:
+    count = 0
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        response = await client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code}")
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+@scenario("authenticated page")
+async def authenticated_page(quick: bool) -> BenchResult:
+    """The home page for a logged-in employee vs a bare Starlette route, in-process."""
+    from web.app import create_app
+
+    seconds = 1.0 if quick else 5.0
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        settings = Settings(DATABASE_URL=url)
+        await upgrade_async(url)
+        db = Database(settings)
+        async with db.session() as session:
+            company = await build_company(session, employees=50)
+            await session.commit()
+        await db.dispose()
+
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                login = await client.get("/login")
+                csrf = login.text.split('name="csrf_token" value="')[1].split('"')[0]
+                userid = next(iter(company.heads.values()))
+                await client.post("/login", data={"userid": userid, "csrf_token": csrf})
+                figure = await _requests_per_second(client, "/", seconds)
+
+        async def bare(request: Request) -> Response:
+            return PlainTextResponse("ok")
+
+        bare_app = Starlette(routes=[Route("/", bare)])
+        transport = httpx.ASGITransport(app=bare_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            baseline = await _requests_per_second(client, "/", seconds)
+    return BenchResult(
+        name="authenticated page",
+        unit="requests/s",
+        figure=round(figure, 1),
+        baseline=round(baseline, 1),
+        baseline_name="bare Starlette route",
+        goal="informational: the cost of session, permission check, database and template",
+        details={"seconds": seconds, "database": "sqlite"},
+    )
+
+
+def run_all(names: list[str] | None, quick: bool) -> list[BenchResult]:
+    from points.bench import load_scenarios
+
+    chosen = load_scenarios()
+    if names:
+        unknown = set(names) - set(chosen)
+        if unknown:
+            raise KeyError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return [asyncio.run(fn(quick)) for name, fn in chosen.items() if not names or name in names]

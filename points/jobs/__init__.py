@@ -1,0 +1,117 @@
+"""A small job-queue interface of our own, with two implementations.
+
+``InlineQueue`` runs jobs in this process (the embedded default and unit tests);
+``ArqQueue`` sends them to Redis for ``points worker``. arq is kept behind this
+interface because it is in maintenance mode. Exactly-once never relies on the
+queue: jobs are safe to run twice because the database's unique keys decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.db import Database
+from points.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext:
+    """What a job gets: the settings, the database and the queue (to chain jobs)."""
+
+    settings: Settings
+    db: Database
+    queue: JobQueue
+
+
+JobFunction = Callable[..., Awaitable[Any]]
+JOBS: dict[str, JobFunction] = {}
+
+
+def job(name: str) -> Callable[[JobFunction], JobFunction]:
+    """Register ``async def f(ctx: JobContext, **kwargs)`` under a stable name."""
+
+    def register(function: JobFunction) -> JobFunction:
+        JOBS[name] = function
+        return function
+
+    return register
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, name: str, **kwargs: Any) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class InlineQueue:
+    """Runs each job in this process right after it is enqueued.
+
+    With ``background=True`` (the web server's embedded mode) jobs run as tasks so
+    a request does not wait for scoring; ``drain()`` waits for them.
+    """
+
+    settings: Settings
+    db: Database
+    background: bool = False
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def enqueue(self, name: str, **kwargs: Any) -> None:
+        function = JOBS[name]
+        ctx = JobContext(self.settings, self.db, self)
+        if not self.background:
+            await function(ctx, **kwargs)
+            return
+        task = asyncio.create_task(self._run_logged(name, function, ctx, kwargs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_logged(
+        self, name: str, function: JobFunction, ctx: JobContext, kwargs: dict[str, Any]
+    ) -> None:
+        try:
+            await function(ctx, **kwargs)
+        except Exception:
+            log.exception("job %s failed", name)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+
+
+def enqueue_after_commit(session: AsyncSession, name: str, **kwargs: Any) -> None:
+    """Remember a job to send once this session's transaction has committed.
+
+    A job must never see a row that may still roll back.
+    """
+    session.info.setdefault("after_commit_jobs", []).append((name, kwargs))
+
+
+async def commit(session: AsyncSession, queue: JobQueue | None) -> None:
+    """Commit, then enqueue the jobs the transaction asked for."""
+    await session.commit()
+    pending: list[tuple[str, dict[str, Any]]] = session.info.pop("after_commit_jobs", [])
+    if queue is None:
+        return
+    for name, kwargs in pending:
+        await queue.enqueue(name, **kwargs)
+
+
+def make_queue(settings: Settings, db: Database, *, background: bool = False) -> JobQueue:
+    """arq when Redis is configured, otherwise in-process."""
+    if settings.REDIS_URL:
+        from points.jobs.arq_queue import ArqQueue
+
+        return ArqQueue(settings.REDIS_URL)
+    return InlineQueue(settings, db, background=background)

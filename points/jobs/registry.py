@@ -1,0 +1,3 @@
+"""Imports every module that registers jobs, so a worker serves them all."""
+
+from __future__ import annotations

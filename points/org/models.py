@@ -1,0 +1,72 @@
+"""Departments (a tree, mirrored from WeCom), employees and their roles."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from points.db import AwareDateTime, utcnow
+
+
+class Department(SQLModel, table=True):
+    """A WeCom department. ``path`` ("/1/2/7/") makes subtree queries one LIKE."""
+
+    __tablename__ = "department"
+
+    id: int = Field(primary_key=True, description="WeCom department id")
+    name: str = Field(max_length=64)
+    name_en: str | None = Field(default=None, max_length=64)
+    parent_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    path: str = Field(max_length=512, index=True)
+    sort_order: int = 0
+
+
+class EmployeeStatus(enum.StrEnum):
+    active = "active"
+    left = "left"
+
+
+class Employee(SQLModel, table=True):
+    __tablename__ = "employee"
+
+    id: int | None = Field(default=None, primary_key=True)
+    userid: str = Field(max_length=64, unique=True, index=True, description="WeCom userid")
+    name: str = Field(max_length=64)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    title: str = Field(default="", max_length=64)
+    status: EmployeeStatus = Field(default=EmployeeStatus.active, sa_type=String(16))
+    joined_on: date | None = None
+    left_on: date | None = None
+    # Bots, shared accounts and admins who should never earn or appear on boards.
+    excluded: bool = False
+    # Shown as 匿名同事 to others on public boards.
+    board_opt_out: bool = False
+    locale: str | None = Field(default=None, max_length=8)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+
+
+class Role(enum.StrEnum):
+    employee = "employee"
+    head = "head"
+    hr = "hr"
+    admin = "admin"
+
+
+class RoleAssignment(SQLModel, table=True):
+    """An extra role for a person; everyone is an employee without a row.
+
+    A head's assignment names the department whose subtree they run.
+    """
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("employee_id", "role", "department_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employee.id", index=True)
+    role: Role = Field(sa_type=String(16))
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    granted_by: str = Field(default="system", max_length=64)

@@ -1,0 +1,233 @@
+"""Departments, employees and roles: the organisation the points live in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlmodel import col, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.audit.service import record
+from points.errors import InvalidInput, NotFound
+from points.org.models import Department, Employee, EmployeeStatus, Role, RoleAssignment
+
+
+async def upsert_department(
+    session: AsyncSession,
+    *,
+    id: int,
+    name: str,
+    parent_id: int | None,
+    name_en: str | None = None,
+    sort_order: int = 0,
+) -> Department:
+    """Create or update a department; its path follows its parent's."""
+    parent_path = "/"
+    if parent_id is not None:
+        parent = await session.get(Department, parent_id)
+        if parent is None:
+            raise NotFound(f"parent department {parent_id} does not exist")
+        parent_path = parent.path
+    department = await session.get(Department, id)
+    new_path = f"{parent_path}{id}/"
+    if department is None:
+        department = Department(id=id, name=name, parent_id=parent_id, path=new_path)
+    else:
+        if department.path != new_path:
+            if new_path.startswith(department.path):
+                raise InvalidInput("a department cannot move under its own subtree")
+            await _rebase_subtree(session, department.path, new_path)
+        department.name, department.parent_id, department.path = name, parent_id, new_path
+    department.name_en = name_en
+    department.sort_order = sort_order
+    session.add(department)
+    await session.flush()
+    return department
+
+
+async def _rebase_subtree(session: AsyncSession, old: str, new: str) -> None:
+    rows = (
+        await session.exec(select(Department).where(col(Department.path).startswith(old)))
+    ).all()
+    for row in rows:
+        row.path = new + row.path[len(old) :]
+        session.add(row)
+
+
+async def subtree_ids(session: AsyncSession, department_id: int) -> list[int]:
+    """The department and every department below it."""
+    root = await session.get(Department, department_id)
+    if root is None:
+        raise NotFound(f"department {department_id} does not exist")
+    rows = await session.exec(
+        select(Department.id).where(col(Department.path).startswith(root.path))
+    )
+    return list(rows.all())
+
+
+async def department_chain(session: AsyncSession, department_id: int) -> list[Department]:
+    """The department and its ancestors, root first."""
+    department = await session.get(Department, department_id)
+    if department is None:
+        return []
+    ids = [int(part) for part in department.path.strip("/").split("/") if part]
+    rows = (await session.exec(select(Department).where(col(Department.id).in_(ids)))).all()
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def list_departments(session: AsyncSession) -> Sequence[Department]:
+    return (
+        await session.exec(
+            select(Department).order_by(col(Department.path), col(Department.sort_order))
+        )
+    ).all()
+
+
+async def upsert_employee(
+    session: AsyncSession,
+    *,
+    userid: str,
+    name: str,
+    department_id: int,
+    title: str = "",
+    joined_on: date | None = None,
+    excluded: bool = False,
+) -> Employee:
+    employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+    if employee is None:
+        employee = Employee(userid=userid, name=name, department_id=department_id)
+    employee.name, employee.department_id, employee.title = name, department_id, title
+    employee.joined_on = joined_on or employee.joined_on
+    employee.excluded = excluded
+    session.add(employee)
+    await session.flush()
+    return employee
+
+
+async def get_employee(session: AsyncSession, userid: str) -> Employee:
+    employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+    if employee is None:
+        raise NotFound(f"没有这个员工: {userid}")
+    return employee
+
+
+async def search_employees(
+    session: AsyncSession,
+    *,
+    department_ids: Sequence[int] | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Employee], int]:
+    query = select(Employee).where(Employee.status == EmployeeStatus.active)
+    if department_ids is not None:
+        query = query.where(col(Employee.department_id).in_(department_ids))
+    if q:
+        query = query.where(or_(col(Employee.name).contains(q), col(Employee.userid).contains(q)))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = (await session.exec(query.order_by(Employee.userid).offset(offset).limit(limit))).all()
+    return rows, total
+
+
+async def grant_role(
+    session: AsyncSession,
+    *,
+    userid: str,
+    role: Role,
+    department_id: int | None = None,
+    granted_by: str = "system",
+) -> RoleAssignment:
+    """Give a person a role (a head needs the department they run); audited."""
+    if role == Role.employee:
+        raise InvalidInput("everyone is an employee already")
+    if role == Role.head and department_id is None:
+        raise InvalidInput("a department head needs a department")
+    if role != Role.head:
+        department_id = None
+    employee = await get_employee(session, userid)
+    existing = (
+        await session.exec(
+            select(RoleAssignment).where(
+                RoleAssignment.employee_id == employee.id,
+                RoleAssignment.role == role,
+                RoleAssignment.department_id == department_id,
+            )
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    assert employee.id is not None
+    assignment = RoleAssignment(
+        employee_id=employee.id, role=role, department_id=department_id, granted_by=granted_by
+    )
+    session.add(assignment)
+    await record(
+        session,
+        actor=granted_by,
+        action="role.grant",
+        target=userid,
+        details={"role": role.value, "department_id": department_id},
+    )
+    return assignment
+
+
+async def revoke_role(session: AsyncSession, *, userid: str, role: Role, revoked_by: str) -> int:
+    employee = await get_employee(session, userid)
+    rows = (
+        await session.exec(
+            select(RoleAssignment).where(
+                RoleAssignment.employee_id == employee.id, RoleAssignment.role == role
+            )
+        )
+    ).all()
+    for row in rows:
+        await session.delete(row)
+    if rows:
+        await record(
+            session, actor=revoked_by, action="role.revoke", target=userid, details={"role": role}
+        )
+    return len(rows)
+
+
+async def people_with_roles(session: AsyncSession) -> Sequence[tuple[Employee, RoleAssignment]]:
+    rows = await session.exec(
+        select(Employee, RoleAssignment)
+        .join(RoleAssignment, col(RoleAssignment.employee_id) == col(Employee.id))
+        .order_by(RoleAssignment.role, Employee.userid)
+    )
+    return rows.all()
+
+
+async def login_choices(
+    session: AsyncSession, employees: int = 6
+) -> dict[str, list[dict[str, str]]]:
+    """People to offer on the dev login page, a few of each role."""
+    choices: dict[str, list[dict[str, str]]] = {role.value: [] for role in Role}
+    departments = {d.id: d.name for d in await list_departments(session)}
+    for employee, assignment in await people_with_roles(session):
+        if employee.status != EmployeeStatus.active or len(choices[assignment.role]) >= 8:
+            continue
+        where = departments.get(assignment.department_id or employee.department_id, "")
+        choices[assignment.role].append(
+            {"userid": employee.userid, "name": employee.name, "department": where}
+        )
+    with_roles = select(RoleAssignment.employee_id)
+    rows = (
+        await session.exec(
+            select(Employee)
+            .where(Employee.status == EmployeeStatus.active, col(Employee.id).not_in(with_roles))
+            .order_by(col(Employee.id))
+            .limit(employees)
+        )
+    ).all()
+    for employee in rows:
+        choices[Role.employee].append(
+            {
+                "userid": employee.userid,
+                "name": employee.name,
+                "department": departments.get(employee.department_id, ""),
+            }
+        )
+    return choices

@@ -1,0 +1,99 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import HTTPConnection
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from points.db import Database
+from points.errors import DomainError
+from points.i18n import DEFAULT_LOCALE, negotiate, normalize_locale, use_locale
+from points.jobs import InlineQueue, make_queue
+from points.settings import Settings, get_settings
+from web.errors import domain_error, http_error, server_error
+from web.metrics import Metrics, MetricsMiddleware
+from web.routes import routes
+from web.templating import make_templates
+
+STATIC_DIR = Path(__file__).parent / "static"
+LOCALE_COOKIE = "points_lang"
+
+
+class LocaleMiddleware:
+    """Sets the request's locale: the language cookie, then Accept-Language, then zh_CN."""
+
+    def __init__(self, app: ASGIApp, default: str = DEFAULT_LOCALE) -> None:
+        self.app = app
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        locale = (
+            normalize_locale(connection.cookies.get(LOCALE_COOKIE))
+            or negotiate(connection.headers.get("accept-language"))
+            or self.default
+        )
+        with use_locale(locale):
+            await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the application. The database and queue are made in the lifespan."""
+    settings = settings or get_settings()
+    settings.check_safe_for_production()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = Database(settings)
+        app.state.db = db
+        app.state.queue = make_queue(settings, db, background=True)
+        try:
+            yield
+        finally:
+            await app.state.queue.close()
+            await db.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.SECRET_KEY,
+                session_cookie="points_session",
+                max_age=14 * 24 * 3600,
+                same_site="lax",
+                https_only=settings.ENV == "prod",
+            ),
+            Middleware(LocaleMiddleware, default=settings.DEFAULT_LOCALE),
+        ],
+        exception_handlers={
+            DomainError: domain_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    app.state.metrics = Metrics()
+    return app
+
+
+def inline_queue(app: Starlette) -> InlineQueue | None:
+    queue = getattr(app.state, "queue", None)
+    return queue if isinstance(queue, InlineQueue) else None

@@ -1,0 +1,44 @@
+"""Reading query strings and forms strictly: bad values are a clear 422, not a 500."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from starlette.requests import Request
+
+from points.errors import InvalidInput
+from points.i18n import _
+
+MAX_PAGE = 200
+
+
+def int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(_("{name} must be a whole number").format(name=name)) from None
+
+
+def page_params(request: Request, default_limit: int = 50) -> tuple[int, int]:
+    offset = int_param(request, "offset") or 0
+    limit = int_param(request, "limit") or default_limit
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(_("offset must be ≥ 0 and limit between 1 and 200"))
+    return offset, limit
+
+
+def date_param(request: Request, name: str) -> date | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(_("{name} must be a date like 2026-11-24").format(name=name)) from None
+
+
+def day_start(day: date, zone: object) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)  # type: ignore[arg-type]

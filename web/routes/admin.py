@@ -1,0 +1,90 @@
+"""Admin pages: the audit log and who holds which role."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from points.audit import service as audit
+from points.auth.permissions import Permission
+from points.errors import InvalidInput
+from points.i18n import _
+from points.org import service as org
+from points.org.models import Role
+from web.forms import date_param, day_start, page_params
+from web.security import Ctx, page
+from web.templating import render
+
+
+@page(Permission.view_audit)
+async def audit_log(ctx: Ctx) -> Response:
+    request = ctx.request
+    zone = ctx.settings.zone
+    since, until = date_param(request, "since"), date_param(request, "until")
+    offset, limit = page_params(request)
+    rows, total = await audit.search(
+        ctx.session,
+        actor=request.query_params.get("actor") or None,
+        action=request.query_params.get("action") or None,
+        since=day_start(since, zone) if since else None,
+        until=day_start(until, zone) + timedelta(days=1) if until else None,
+        limit=limit,
+        offset=offset,
+    )
+    return render(
+        request,
+        "admin/audit.html",
+        block="results",
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=limit,
+        actions=await audit.known_actions(ctx.session),
+        filters=request.query_params,
+    )
+
+
+@page(Permission.manage_roles)
+async def roles(ctx: Ctx) -> Response:
+    request = ctx.request
+    if request.method == "POST":
+        form = await request.form()
+        action = str(form.get("action", "grant"))
+        userid = str(form.get("userid", "")).strip()
+        try:
+            role = Role(str(form.get("role", "")))
+        except ValueError:
+            raise InvalidInput(_("Choose a role.")) from None
+        if action == "revoke":
+            await org.revoke_role(
+                ctx.session, userid=userid, role=role, revoked_by=ctx.principal.userid
+            )
+        else:
+            raw_department = str(form.get("department_id", "")).strip()
+            department_id = int(raw_department) if raw_department.isdigit() else None
+            await org.grant_role(
+                ctx.session,
+                userid=userid,
+                role=role,
+                department_id=department_id,
+                granted_by=ctx.principal.userid,
+            )
+        await ctx.session.commit()
+        return RedirectResponse("/admin/roles", status_code=303)
+    departments = await org.list_departments(ctx.session)
+    return render(
+        request,
+        "admin/roles.html",
+        assignments=await org.people_with_roles(ctx.session),
+        departments=departments,
+        names={d.id: d.name for d in departments},
+        roles=[r for r in Role if r != Role.employee],
+    )
+
+
+routes = [
+    Route("/admin/audit", audit_log),
+    Route("/admin/roles", roles, methods=["GET", "POST"]),
+]

@@ -1,0 +1,85 @@
+"""Logging in and out, language, and the home page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from points.audit.service import record
+from points.auth.permissions import Permission
+from points.auth.service import principal_for_userid
+from points.errors import Forbidden, InvalidInput
+from points.i18n import _, normalize_locale
+from points.org import service as org
+from web.security import Ctx, page
+from web.templating import render
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths, so a login link cannot bounce people elsewhere."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    parts = urlsplit(value)
+    return "/" if parts.scheme or parts.netloc else value
+
+
+@page(permission=None)
+async def login(ctx: Ctx) -> Response:
+    request = ctx.request
+    settings = ctx.settings
+    if request.method == "POST":
+        if not settings.DEV_LOGIN:
+            raise Forbidden(_("Log in with WeCom."), code="dev_login_off")
+        form = await request.form()
+        userid = str(form.get("userid", "")).strip()
+        principal = await principal_for_userid(ctx.session, userid) if userid else None
+        if principal is None:
+            raise InvalidInput(_("No active employee with this userid."), code="unknown_user")
+        request.session.clear()
+        request.session["userid"] = principal.userid
+        await record(
+            ctx.session,
+            actor=principal.userid,
+            action="login",
+            details={"method": "dev"},
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
+        await ctx.session.commit()
+        return RedirectResponse(safe_next(str(form.get("next", "/"))), status_code=303)
+    people = await org.login_choices(ctx.session) if settings.DEV_LOGIN else {}
+    return render(
+        request, "login.html", people=people, next=safe_next(request.query_params.get("next"))
+    )
+
+
+@page(permission=None)
+async def logout(ctx: Ctx) -> Response:
+    ctx.request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+async def set_language(request: Request) -> Response:
+    """A language preference cookie; harmless, so a plain link works on phones."""
+    locale = normalize_locale(request.query_params.get("to")) or "zh_CN"
+    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    response.set_cookie("points_lang", locale, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+@page(Permission.view_own)
+async def home(ctx: Ctx) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    chain = await org.department_chain(ctx.session, employee.department_id)
+    return render(ctx.request, "home.html", employee=employee, department_chain=chain)
+
+
+routes = [
+    Route("/", home),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/lang", set_language),
+]

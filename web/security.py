@@ -1,0 +1,181 @@
+"""Sessions, CSRF, and the one permission check every route goes through.
+
+Routes are wrapped by :func:`page` (cookie session, HTML) or :func:`api`
+(bearer token, JSON). The wrapper opens the database session, resolves the
+principal, checks the permission and — for anything that changes state — the
+CSRF token, before the handler runs. No handler checks roles by itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from points.auth.permissions import Permission, Principal
+from points.auth.service import principal_for_token, principal_for_userid
+from points.errors import Forbidden, Unauthorized
+from points.i18n import N_, _
+from points.jobs import JobQueue
+from points.settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class Ctx:
+    """What a handler receives: the request, an open session and who is asking."""
+
+    request: Request
+    session: AsyncSession
+    principal: Principal
+
+    @property
+    def settings(self) -> Settings:
+        settings: Settings = self.request.app.state.settings
+        return settings
+
+    @property
+    def queue(self) -> JobQueue:
+        queue: JobQueue = self.request.app.state.queue
+        return queue
+
+    @property
+    def client_ip(self) -> str:
+        return client_ip(self.request)
+
+    @property
+    def user_agent(self) -> str:
+        return self.request.headers.get("user-agent", "")
+
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse a state-changing browser request without the session's token."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise Forbidden(
+            _("This form has expired or came from another site. Please try again."), code="csrf"
+        )
+
+
+async def session_principal(request: Request, session: AsyncSession) -> Principal | None:
+    userid = request.session.get("userid")
+    if not userid:
+        return None
+    principal = await principal_for_userid(session, str(userid))
+    if principal is None:
+        # The person left or was removed since logging in: end the session.
+        request.session.pop("userid", None)
+    return principal
+
+
+def page(permission: Permission | None = Permission.view_own) -> Callable[[Handler], Endpoint]:
+    """An HTML route: logged-in person with ``permission`` (None: anyone, even anonymous)."""
+
+    def decorate(handler: Handler) -> Endpoint:
+        @wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            await check_csrf(request)
+            async with request.app.state.db.session() as session:
+                principal = await session_principal(request, session)
+                request.state.principal = principal
+                if permission is not None:
+                    if principal is None:
+                        target = quote(request.url.path)
+                        return RedirectResponse(f"/login?next={target}", status_code=303)
+                    principal.require(permission)
+                return await handler(Ctx(request, session, principal or ANONYMOUS))
+
+        return endpoint
+
+    return decorate
+
+
+def api(permission: Permission) -> Callable[[Handler], Endpoint]:
+    """A JSON route under /api/v1, authorised by ``Authorization: Bearer <token>``."""
+
+    def decorate(handler: Handler) -> Endpoint:
+        @wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            scheme, _sep, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized(_("Send Authorization: Bearer <token>"), code="no_token")
+            async with request.app.state.db.session() as session:
+                principal = await principal_for_token(session, token.strip())
+                await session.commit()  # last_used_at
+                request.state.principal = principal
+                principal.require(permission)
+                return await handler(Ctx(request, session, principal))
+
+        return endpoint
+
+    return decorate
+
+
+ANONYMOUS = Principal(userid="", name="", roles=frozenset())
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str  # a message id, translated in the template
+    path: str
+    permission: Permission
+    icon: str
+
+
+# The navigation a person sees follows from their permissions, never from role names.
+NAV: tuple[NavItem, ...] = (
+    NavItem(N_("My points"), "/", Permission.view_own, "★"),
+    NavItem(N_("My department"), "/department", Permission.view_department, "▦"),
+    NavItem(N_("People"), "/people", Permission.view_company, "☰"),
+    NavItem(N_("Roles"), "/admin/roles", Permission.manage_roles, "◎"),
+    NavItem(N_("Audit log"), "/admin/audit", Permission.view_audit, "✎"),
+)
+
+
+def navigation(request: Request, principal: Principal | None) -> list[dict[str, Any]]:
+    if principal is None or not principal.roles:
+        return []
+    path = request.url.path
+    items = []
+    for item in NAV:
+        if principal.can(item.permission):
+            active = path == item.path if item.path == "/" else path.startswith(item.path)
+            items.append(
+                {"label": item.label, "path": item.path, "icon": item.icon, "active": active}
+            )
+    return items

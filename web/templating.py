@@ -1,0 +1,89 @@
+"""Jinja2 templates: autoescaped, translated, renderable whole or one block (htmx)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2_fragments.starlette import Jinja2Blocks
+from starlette.requests import Request
+from starlette.responses import Response
+
+from points.i18n import LOCALE_NAMES, N_, current_locale, gettext_, ngettext_
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    from points.settings import get_settings
+
+    return value.astimezone(get_settings().zone).strftime(fmt)
+
+
+ROLE_LABELS = {
+    "employee": N_("Employee"),
+    "head": N_("Department head"),
+    "hr": N_("HR"),
+    "admin": N_("Super admin"),
+}
+
+
+def role_label(role: str) -> str:
+    return gettext_(ROLE_LABELS.get(role, role))
+
+
+def make_templates() -> Jinja2Blocks:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml", "svg"], default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # Callables read the request's locale from a context variable.
+    env.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["localtime"] = _local_time
+    env.globals["LOCALE_NAMES"] = LOCALE_NAMES
+    env.globals["current_locale"] = current_locale.get
+    env.globals["role_label"] = role_label
+    return Jinja2Blocks(env=env)
+
+
+def context(request: Request, **values: Any) -> dict[str, Any]:
+    """The context every page gets: who is asking, their navigation, the CSRF token."""
+    from web.security import csrf_token, navigation
+
+    principal = getattr(request.state, "principal", None)
+    base: dict[str, Any] = {
+        "principal": principal,
+        "nav": navigation(request, principal),
+        "csrf_token": csrf_token(request),
+        "locale": current_locale.get(),
+        "dev_login": request.app.state.settings.DEV_LOGIN,
+    }
+    base.update(values)
+    return base
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    **values: Any,
+) -> Response:
+    """Render a page; with ``block``, only that block when htmx asked for it.
+
+    The fragment and the page come from the same template, so they cannot drift apart.
+    """
+    templates: Jinja2Blocks = request.app.state.templates
+    fragment = block if block and request.headers.get("hx-request") else None
+    response: Response = templates.TemplateResponse(
+        request, name, context(request, **values), status_code=status_code, block_name=fragment
+    )
+    return response
