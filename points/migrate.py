@@ -19,11 +19,14 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema up to ``revision``. Safe to run again: it is a no-op then."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the schema up to ``revision`` (every head: features add migrations side by side).
+
+    Safe to run again: it is a no-op then.
+    """
     command.upgrade(alembic_config(database_url), revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "heads") -> None:
     # Alembic's env.py runs its own event loop; keep it off ours.
     await asyncio.to_thread(upgrade, database_url, revision)

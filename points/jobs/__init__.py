@@ -45,6 +45,16 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
     return register
 
 
+def job_function(name: str) -> JobFunction:
+    """The registered job ``name`` (importing every job module on first use)."""
+    import points.jobs.registry  # noqa: F401
+
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise KeyError(f"unknown job {name!r}") from None
+
+
 class JobQueue(Protocol):
     async def enqueue(self, name: str, **kwargs: Any) -> None: ...
 
@@ -65,7 +75,7 @@ class InlineQueue:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
-        function = JOBS[name]
+        function = job_function(name)
         ctx = JobContext(self.settings, self.db, self)
         if not self.background:
             await function(ctx, **kwargs)

@@ -8,7 +8,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from points.db import Database
-from points.jobs import JOBS, InlineQueue, JobContext
+from points.jobs import JOBS, InlineQueue, JobContext, job_function
 from points.settings import Settings, get_settings
 
 
@@ -18,8 +18,7 @@ class ArqQueue:
         self._pool: ArqRedis | None = None
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
-        if name not in JOBS:
-            raise KeyError(f"unknown job {name!r}")
+        job_function(name)  # refuse unknown names here, not in the worker
         if self._pool is None:
             self._pool = await create_pool(self.redis_settings)
         await self._pool.enqueue_job(name, **kwargs)

@@ -1,0 +1,204 @@
+"""Intake: every source's events stored exactly once, then handed to scoring.
+
+``(source, external_id)`` decides. The same payload again is a ``duplicate`` and
+changes nothing; a different payload under a known id is a ``conflict``: recorded
+for admins, the original kept, nothing overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Literal
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.events.models import ActivityEvent, EventConflict, EventStatus
+from points.events.schemas import EventIn
+from points.jobs import enqueue_after_commit
+from points.ledger.service import insert_for
+from points.org.models import Employee
+
+SCORE_JOB = "score_events"
+MAX_BATCH = 1000
+
+IntakeStatus = Literal["created", "duplicate", "conflict"]
+
+
+@dataclass
+class IntakeResult:
+    external_id: str
+    status: IntakeStatus
+    event_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"external_id": self.external_id, "status": self.status, "id": self.event_id}
+
+
+def canonical_payload(event: EventIn) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "actor": event.actor,
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+        "attributes": event.attributes,
+    }
+
+
+def payload_hash(event: EventIn) -> str:
+    text = json.dumps(
+        canonical_payload(event),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def ingest(
+    session: AsyncSession, source: str, events: Sequence[EventIn]
+) -> list[IntakeResult]:
+    """Store the events (in the caller's transaction) and schedule scoring after commit."""
+    if len(events) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} events per batch")
+    if not events:
+        return []
+    hashes = [payload_hash(e) for e in events]
+    actors = sorted({e.actor for e in events})
+    employees = dict(
+        (
+            await session.exec(
+                select(Employee.userid, Employee.id).where(col(Employee.userid).in_(actors))
+            )
+        ).all()
+    )
+    rows = []
+    seen: set[str] = set()
+    for event, digest in zip(events, hashes, strict=True):
+        if event.external_id in seen:
+            continue  # judged against the first copy below
+        seen.add(event.external_id)
+        employee_id = employees.get(event.actor)
+        rows.append(
+            {
+                "source": source,
+                "external_id": event.external_id,
+                "type": event.type,
+                "actor": event.actor,
+                "employee_id": employee_id,
+                "occurred_at": event.occurred_at,
+                "attributes": event.attributes,
+                "payload_hash": digest,
+                "status": (EventStatus.pending if employee_id else EventStatus.unmatched).value,
+            }
+        )
+    stmt = insert_for(session, ActivityEvent).values(rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
+        col(ActivityEvent.id), col(ActivityEvent.external_id)
+    )
+    created = dict(
+        (external_id, event_id) for event_id, external_id in (await session.exec(stmt)).all()
+    )
+    stored = {
+        external_id: (event_id, digest)
+        for event_id, external_id, digest in (
+            await session.exec(
+                select(
+                    ActivityEvent.id, ActivityEvent.external_id, ActivityEvent.payload_hash
+                ).where(
+                    ActivityEvent.source == source,
+                    col(ActivityEvent.external_id).in_([e.external_id for e in events]),
+                )
+            )
+        ).all()
+    }
+    results: list[IntakeResult] = []
+    first_copy: set[str] = set()
+    for event, digest in zip(events, hashes, strict=True):
+        event_id, stored_hash = stored[event.external_id]
+        assert event_id is not None
+        if event.external_id in created and event.external_id not in first_copy:
+            first_copy.add(event.external_id)
+            results.append(IntakeResult(event.external_id, "created", event_id))
+        elif digest == stored_hash:
+            results.append(IntakeResult(event.external_id, "duplicate", event_id))
+        else:
+            await _record_conflict(session, event_id, event, digest)
+            results.append(IntakeResult(event.external_id, "conflict", event_id))
+    to_score = [
+        created[r["external_id"]]
+        for r in rows
+        if r["external_id"] in created and r["status"] == EventStatus.pending.value
+    ]
+    if to_score:
+        enqueue_after_commit(session, SCORE_JOB, event_ids=to_score)
+    return results
+
+
+async def _record_conflict(
+    session: AsyncSession, event_id: int, event: EventIn, digest: str
+) -> None:
+    stmt = insert_for(session, EventConflict).values(
+        event_id=event_id, payload=json.loads(event.model_dump_json()), payload_hash=digest
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["event_id", "payload_hash"],
+        set_={"times_seen": EventConflict.times_seen + 1},
+    )
+    await session.exec(stmt)
+
+
+async def match_unmatched(session: AsyncSession, userids: Sequence[str] | None = None) -> int:
+    """Attach waiting events to people who now exist, and schedule their scoring."""
+    query = select(ActivityEvent.id, ActivityEvent.actor).where(
+        ActivityEvent.status == EventStatus.unmatched
+    )
+    if userids is not None:
+        query = query.where(col(ActivityEvent.actor).in_(userids))
+    waiting = (await session.exec(query)).all()
+    if not waiting:
+        return 0
+    employees = dict(
+        (
+            await session.exec(
+                select(Employee.userid, Employee.id).where(
+                    col(Employee.userid).in_(sorted({a for _i, a in waiting}))
+                )
+            )
+        ).all()
+    )
+    matched: list[int] = []
+    for event_id, actor in waiting:
+        employee_id = employees.get(actor)
+        if employee_id is None or event_id is None:
+            continue
+        event = await session.get(ActivityEvent, event_id)
+        assert event is not None
+        event.employee_id = employee_id
+        event.status = EventStatus.pending
+        session.add(event)
+        matched.append(event_id)
+    for start in range(0, len(matched), MAX_BATCH):
+        enqueue_after_commit(session, SCORE_JOB, event_ids=matched[start : start + MAX_BATCH])
+    return len(matched)
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.exec(
+        select(ActivityEvent.status, func.count()).group_by(ActivityEvent.status)
+    )
+    return {str(status): count for status, count in rows.all()}
+
+
+async def conflicts(session: AsyncSession, limit: int = 100) -> Sequence[Any]:
+    rows = await session.exec(
+        select(EventConflict, ActivityEvent)
+        .join(ActivityEvent, col(ActivityEvent.id) == col(EventConflict.event_id))
+        .order_by(col(EventConflict.received_at).desc())
+        .limit(limit)
+    )
+    return rows.all()

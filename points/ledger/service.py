@@ -1,0 +1,270 @@
+"""Posting to the ledger, and the figures that are caches of it.
+
+Everything that moves points goes through :func:`post`: it writes transactions
+(unique by key, so a repeat is a no-op), their balanced entries, the account
+balances and the period scores, in the caller's database transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Insert, bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.ledger.models import (
+    EARNING_KINDS,
+    Account,
+    AccountKind,
+    DepartmentScore,
+    LedgerEntry,
+    LedgerTransaction,
+    Period,
+    PeriodScore,
+    TransactionKind,
+)
+from rules.periods import period_key
+
+SYSTEM_KINDS = (AccountKind.issuance, AccountKind.spent, AccountKind.expired)
+
+# (employee id or None for a system account, kind)
+AccountRef = tuple[int | None, AccountKind]
+
+
+def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
+    """The dialect's INSERT (for ON CONFLICT), PostgreSQL or SQLite."""
+    assert session.bind is not None
+    if session.bind.dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def period_keys(moment: datetime, zone: tzinfo) -> list[tuple[Period, str]]:
+    """Every period a moment falls in, cut in the company's time zone."""
+    local = moment.astimezone(zone)
+    return [
+        (Period.day, period_key("day", local)),
+        (Period.week, period_key("week", local)),
+        (Period.month, period_key("month", local)),
+        (Period.quarter, period_key("quarter", local)),
+        (Period.year, f"{local.year:04d}"),
+        (Period.all, "all"),
+    ]
+
+
+@dataclass
+class Posting:
+    """One transaction to write: why (the fields) and where (``legs``, summing to zero)."""
+
+    key: str
+    kind: TransactionKind
+    employee_id: int
+    points: int
+    effective_at: datetime
+    legs: list[tuple[AccountRef, int]]
+    department_id: int | None = None
+    event_id: int | None = None
+    rule_id: str | None = None
+    rule_version: int | None = None
+    cap_period_key: str | None = None
+    once_value: str | None = None
+    badge: str | None = None
+    reverses_id: int | None = None
+    redemption_id: int | None = None
+    author: str = "system"
+    reason: str = ""
+    reason_en: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if sum(amount for _ref, amount in self.legs) != 0:
+            raise ValueError(f"unbalanced transaction {self.key}")
+
+
+def earning_legs(employee_id: int, points: int) -> list[tuple[AccountRef, int]]:
+    """Points earned (or taken back, when negative): issuance ↔ the person's available."""
+    return [((None, AccountKind.issuance), -points), ((employee_id, AccountKind.available), points)]
+
+
+def moving_legs(
+    employee_id: int | None,
+    source: AccountKind,
+    target: AccountKind,
+    points: int,
+    target_employee: int | None = None,
+) -> list[tuple[AccountRef, int]]:
+    return [((employee_id, source), -points), ((target_employee, target), points)]
+
+
+async def account_ids(session: AsyncSession, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
+    """Ids of the accounts, creating the people's accounts that do not exist yet."""
+    wanted = set(refs)
+    people = sorted({(e, k) for e, k in wanted if e is not None})
+    if people:
+        stmt = insert_for(session, Account).values(
+            [{"employee_id": e, "kind": k.value, "balance": 0} for e, k in people]
+        )
+        await session.exec(stmt.on_conflict_do_nothing(index_elements=["employee_id", "kind"]))
+    found: dict[AccountRef, int] = {}
+    employee_ids = sorted({e for e, _k in people if e is not None})
+    if employee_ids:
+        rows = await session.exec(
+            select(Account.id, Account.employee_id, Account.kind).where(
+                col(Account.employee_id).in_(employee_ids)
+            )
+        )
+        for account_id, employee_id, kind in rows.all():
+            found[(employee_id, AccountKind(kind))] = account_id  # type: ignore[assignment]
+    if any(e is None for e, _k in wanted):
+        found.update(await system_accounts(session))
+    return {ref: found[ref] for ref in wanted}
+
+
+async def system_accounts(session: AsyncSession) -> dict[AccountRef, int]:
+    """The issuance, spent and expired accounts, created on first use."""
+    stmt = insert_for(session, Account).values(
+        [{"employee_id": None, "kind": kind.value, "balance": 0} for kind in SYSTEM_KINDS]
+    )
+    await session.exec(
+        stmt.on_conflict_do_nothing(
+            index_elements=["kind"], index_where=col(Account.employee_id).is_(None)
+        )
+    )
+    rows = await session.exec(
+        select(Account.id, Account.kind).where(col(Account.employee_id).is_(None))
+    )
+    return {(None, AccountKind(kind)): account_id for account_id, kind in rows.all()}  # type: ignore[misc]
+
+
+async def lock_people(session: AsyncSession, employee_ids: Iterable[int]) -> None:
+    """Serialise work on these people's points until commit (PostgreSQL row locks).
+
+    Locks are taken in id order so two workers can never deadlock on each other.
+    SQLite has one writer at a time anyway.
+    """
+    ids = sorted(set(employee_ids))
+    if not ids:
+        return
+    await account_ids(session, [(e, AccountKind.available) for e in ids])
+    await session.exec(
+        select(Account.id)
+        .where(col(Account.employee_id).in_(ids), Account.kind == AccountKind.available)
+        .order_by(col(Account.id))
+        .with_for_update()
+    )
+
+
+async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo) -> list[int]:
+    """Write the postings not written before; return the new transactions' ids.
+
+    A posting whose key exists is skipped entirely: no entries, no balance change.
+    """
+    if not postings:
+        return []
+    by_key = {p.key: p for p in postings}
+    if len(by_key) != len(postings):
+        raise ValueError("two postings share a key")
+    ids = await account_ids(session, (ref for p in postings for ref, _a in p.legs))
+    rows = [
+        {
+            "key": p.key,
+            "kind": p.kind.value,
+            "employee_id": p.employee_id,
+            "department_id": p.department_id,
+            "points": p.points,
+            "effective_at": p.effective_at,
+            "event_id": p.event_id,
+            "rule_id": p.rule_id,
+            "rule_version": p.rule_version,
+            "cap_period_key": p.cap_period_key,
+            "once_value": p.once_value,
+            "badge": p.badge,
+            "reverses_id": p.reverses_id,
+            "redemption_id": p.redemption_id,
+            "author": p.author,
+            "reason": p.reason[:500],
+            "reason_en": p.reason_en[:500],
+        }
+        for p in postings
+    ]
+    stmt: Insert = insert_for(session, LedgerTransaction).values(rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
+        col(LedgerTransaction.id), col(LedgerTransaction.key)
+    )
+    inserted = (await session.exec(stmt)).all()  # type: ignore[call-overload]
+    if not inserted:
+        return []
+    entries: list[dict[str, int]] = []
+    deltas: dict[int, int] = defaultdict(int)
+    people: dict[tuple[int, Period, str], int] = defaultdict(int)
+    departments: dict[tuple[int, Period, str], int] = defaultdict(int)
+    for transaction_id, key in inserted:
+        posting = by_key[key]
+        for ref, amount in posting.legs:
+            account_id = ids[ref]
+            entries.append(
+                {"transaction_id": transaction_id, "account_id": account_id, "amount": amount}
+            )
+            deltas[account_id] += amount
+        if posting.kind in EARNING_KINDS and posting.points:
+            for period, pkey in period_keys(posting.effective_at, zone):
+                people[(posting.employee_id, period, pkey)] += posting.points
+                if posting.department_id is not None:
+                    departments[(posting.department_id, period, pkey)] += posting.points
+    await session.exec(insert_for(session, LedgerEntry).values(entries))
+    await _apply_balances(session, deltas)
+    await _add_scores(session, PeriodScore, "employee_id", people)
+    await _add_scores(session, DepartmentScore, "department_id", departments)
+    return [transaction_id for transaction_id, _key in inserted]
+
+
+async def _apply_balances(session: AsyncSession, deltas: dict[int, int]) -> None:
+    changes = [{"account": a, "delta": d} for a, d in sorted(deltas.items()) if d]
+    if not changes:
+        return
+    table = Account.__table__  # type: ignore[attr-defined]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("account"))
+        .values(balance=table.c.balance + bindparam("delta"))
+    )
+    connection = await session.connection()
+    await connection.execute(stmt, changes)
+
+
+async def _add_scores(
+    session: AsyncSession,
+    model: type[PeriodScore] | type[DepartmentScore],
+    owner: str,
+    scores: dict[tuple[int, Period, str], int],
+) -> None:
+    if not scores:
+        return
+    # Sorted, so concurrent writers take row locks in the same order.
+    values = [
+        {owner: o, "period": p.value, "period_key": k, "points": v}
+        for (o, p, k), v in sorted(scores.items())
+        if v
+    ]
+    if not values:
+        return
+    stmt = insert_for(session, model).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[owner, "period", "period_key"],
+        set_={"points": model.points + stmt.excluded.points},
+    )
+    await session.exec(stmt)
+
+
+async def balances(session: AsyncSession, employee_id: int) -> dict[AccountKind, int]:
+    rows = await session.exec(
+        select(Account.kind, Account.balance).where(Account.employee_id == employee_id)
+    )
+    found = {AccountKind(kind): balance for kind, balance in rows.all()}
+    return {kind: found.get(kind, 0) for kind in (AccountKind.available, AccountKind.held)}

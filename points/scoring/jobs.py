@@ -1,0 +1,109 @@
+"""The scoring job: runs after intake commits; safe to run twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlmodel import col, select, update
+
+from points.db import utcnow
+from points.events.models import ActivityEvent, EventStatus
+from points.jobs import JobContext, job
+from points.scoring.service import ScoringSummary, score_events
+
+log = logging.getLogger(__name__)
+
+# After this many failed attempts an event is parked for an admin to look at.
+MAX_ATTEMPTS = 5
+BATCH = 500
+# SQLite has one writer: scoring tasks in one process take turns.
+_sqlite_turns = asyncio.Lock()
+
+
+@job("score_events")
+async def score_events_job(ctx: JobContext, *, event_ids: Sequence[int]) -> dict[str, int]:
+    """Score a batch; on failure count the attempt, park repeat offenders, and re-raise."""
+    total = ScoringSummary()
+    for start in range(0, len(event_ids), BATCH):
+        chunk = list(event_ids[start : start + BATCH])
+        try:
+            if ctx.db.is_sqlite:
+                async with _sqlite_turns:
+                    summary = await _score_chunk(ctx, chunk)
+            else:
+                summary = await _score_chunk(ctx, chunk)
+        except Exception as exc:
+            await _count_failure(ctx, chunk, exc)
+            raise
+        total.events += summary.events
+        total.awards += summary.awards
+        total.points += summary.points
+    return {"events": total.events, "awards": total.awards, "points": total.points}
+
+
+async def _score_chunk(ctx: JobContext, event_ids: list[int]) -> ScoringSummary:
+    async with ctx.db.session() as session:
+        summary = await score_events(session, ctx.settings, event_ids)
+        await session.commit()
+        return summary
+
+
+async def _count_failure(ctx: JobContext, event_ids: list[int], exc: Exception) -> None:
+    log.warning("scoring %d events failed: %r", len(event_ids), exc)
+    async with ctx.db.session() as session:
+        await session.exec(
+            update(ActivityEvent)
+            .where(
+                col(ActivityEvent.id).in_(event_ids), ActivityEvent.status == EventStatus.pending
+            )
+            .values(attempts=ActivityEvent.attempts + 1, last_error=repr(exc)[:2000])
+        )
+        await session.exec(
+            update(ActivityEvent)
+            .where(
+                col(ActivityEvent.id).in_(event_ids),
+                ActivityEvent.status == EventStatus.pending,
+                col(ActivityEvent.attempts) >= MAX_ATTEMPTS,
+            )
+            .values(status=EventStatus.parked.value)
+        )
+        await session.commit()
+
+
+@job("score_pending")
+async def score_pending(ctx: JobContext, *, older_than_seconds: int = 60) -> int:
+    """The safety net: events left pending (a lost job, a crash) are scored again."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    async with ctx.db.session() as session:
+        ids = list(
+            (
+                await session.exec(
+                    select(ActivityEvent.id)
+                    .where(
+                        ActivityEvent.status == EventStatus.pending,
+                        ActivityEvent.received_at < cutoff,
+                    )
+                    .order_by(col(ActivityEvent.id))
+                    .limit(10_000)
+                )
+            ).all()
+        )
+    for start in range(0, len(ids), BATCH):
+        await ctx.queue.enqueue("score_events", event_ids=ids[start : start + BATCH])
+    return len(ids)
+
+
+async def retry_parked(ctx: JobContext, event_ids: Sequence[int]) -> int:
+    """An admin's retry: parked events go back to pending and are scored now."""
+    async with ctx.db.session() as session:
+        result = await session.exec(
+            update(ActivityEvent)
+            .where(col(ActivityEvent.id).in_(event_ids), ActivityEvent.status == EventStatus.parked)
+            .values(status=EventStatus.pending.value, attempts=0, last_error=None)
+        )
+        await session.commit()
+    await ctx.queue.enqueue("score_events", event_ids=list(event_ids))
+    return int(result.rowcount or 0)

@@ -1,0 +1,265 @@
+"""Scoring: the active rule set applied to stored events, written to the ledger.
+
+Exactly once by construction: each award's ledger key is
+``award:{event}:{rule}:{version}``, so scoring an event again — a retried job, a
+second worker, a replayed batch — writes nothing new. People in a batch are locked
+(in id order) so caps and cooldowns see every award made before theirs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.db import utcnow
+from points.events.models import ActivityEvent, EventStatus
+from points.ledger.models import LedgerTransaction, RuleStreak, TransactionKind
+from points.ledger.reversal import reverse_transactions
+from points.ledger.service import Posting, earning_legs, insert_for, lock_people, post
+from points.org.models import Department, Employee, EmployeeStatus
+from points.rulesets.service import compiled, ensure_active
+from points.settings import Settings
+from rules import ActorHistory, Event, StreakState, history_from_ledger, score_event
+
+# Event types that take back what an earlier event of the same object earned,
+# and the attribute naming the object. Events may also name what they take back
+# explicitly with ``attributes.reverses`` (an external id or a list of them).
+REVERSING_TYPES = {
+    "approval.revoked": "sp_no",
+    "doc.deleted": "doc_id",
+    "customer.deleted": "external_userid",
+}
+
+
+@dataclass
+class ScoringSummary:
+    events: int = 0
+    awards: int = 0
+    points: int = 0
+    reversals: int = 0
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass(frozen=True)
+class _Fact:
+    """One ledger row as the rule engine's history wants it."""
+
+    rule_id: str
+    points: int
+    occurred_at: datetime
+    period_key: str | None
+    once_value: str | None
+
+
+async def _department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
+    """For each department: its name and id, then its ancestors', most specific first."""
+    departments = {d.id: d for d in (await session.exec(select(Department))).all()}
+    labels: dict[int, tuple[str, ...]] = {}
+    for department_id, department in departments.items():
+        chain: list[str] = []
+        for part in reversed([p for p in department.path.strip("/").split("/") if p]):
+            ancestor = departments.get(int(part))
+            if ancestor is not None:
+                chain += [ancestor.name, str(ancestor.id)]
+        labels[department_id] = tuple(chain)
+    return labels
+
+
+async def _histories(session: AsyncSession, employee_ids: Sequence[int]) -> dict[int, ActorHistory]:
+    facts: dict[int, list[_Fact]] = defaultdict(list)
+    rows = await session.exec(
+        select(
+            LedgerTransaction.employee_id,
+            LedgerTransaction.rule_id,
+            LedgerTransaction.points,
+            LedgerTransaction.effective_at,
+            LedgerTransaction.cap_period_key,
+            LedgerTransaction.once_value,
+        ).where(
+            col(LedgerTransaction.employee_id).in_(employee_ids),
+            col(LedgerTransaction.rule_id).is_not(None),
+            col(LedgerTransaction.kind).in_(
+                [TransactionKind.award.value, TransactionKind.reversal.value]
+            ),
+        )
+    )
+    for employee_id, rule_id, points, effective_at, cap_key, once_value in rows.all():
+        assert rule_id is not None
+        facts[employee_id].append(_Fact(rule_id, points, effective_at, cap_key, once_value))
+    streaks: dict[int, dict[str, StreakState]] = defaultdict(dict)
+    for row in (
+        await session.exec(select(RuleStreak).where(col(RuleStreak.employee_id).in_(employee_ids)))
+    ).all():
+        streaks[row.employee_id][row.rule_id] = StreakState(row.last_period, row.length)
+    return {e: history_from_ledger(facts.get(e, []), streaks.get(e)) for e in employee_ids}
+
+
+async def score_events(
+    session: AsyncSession, settings: Settings, event_ids: Sequence[int]
+) -> ScoringSummary:
+    """Score these events (those still pending) in the caller's transaction."""
+    summary = ScoringSummary()
+    events = list(
+        (
+            await session.exec(
+                select(ActivityEvent)
+                .where(
+                    col(ActivityEvent.id).in_(event_ids),
+                    ActivityEvent.status == EventStatus.pending,
+                )
+                .order_by(col(ActivityEvent.occurred_at), col(ActivityEvent.id))
+            )
+        ).all()
+    )
+    if not events:
+        return summary
+    people = sorted({e.employee_id for e in events if e.employee_id is not None})
+    await lock_people(session, people)
+    # Another worker may have scored them while we waited for the locks.
+    for event in events:
+        await session.refresh(event)
+    events = [e for e in events if e.status == EventStatus.pending]
+    employees = {
+        e.id: e
+        for e in (await session.exec(select(Employee).where(col(Employee.id).in_(people)))).all()
+    }
+    labels = await _department_labels(session)
+    version = await ensure_active(session)
+    ruleset = compiled(version)
+    histories = await _histories(session, people)
+    zone = settings.zone
+    postings: list[Posting] = []
+    streak_updates: dict[tuple[int, str], StreakState] = {}
+    reversing: list[ActivityEvent] = []
+    now = utcnow()
+    for event in events:
+        summary.events += 1
+        event.status = EventStatus.scored
+        event.scored_at = now
+        event.attempts += 1
+        session.add(event)
+        employee = employees.get(event.employee_id) if event.employee_id else None
+        if employee is None or employee.excluded:
+            summary.skipped["excluded"] += 1
+            continue
+        if employee.status != EmployeeStatus.active:
+            summary.skipped["left"] += 1  # a leaver's account is frozen: no earning
+            continue
+        if event.type in REVERSING_TYPES or "reverses" in event.attributes:
+            reversing.append(event)
+        assert event.id is not None and employee.id is not None
+        history = histories[employee.id]
+        outcome = score_event(
+            ruleset,
+            Event(
+                event.external_id,
+                event.type,
+                event.actor,
+                event.occurred_at,
+                event.attributes,
+                labels.get(employee.department_id, ()),
+            ),
+            history,
+            zone,
+        )
+        history.record(outcome)
+        for rule_id, state in outcome.streaks:
+            streak_updates[(employee.id, rule_id)] = state
+        for award in outcome.awards:
+            postings.append(
+                Posting(
+                    key=f"award:{event.id}:{award.rule_id}:{award.rule_version}",
+                    kind=TransactionKind.award,
+                    employee_id=employee.id,
+                    department_id=employee.department_id,
+                    points=award.points,
+                    effective_at=event.occurred_at,
+                    legs=earning_legs(employee.id, award.points),
+                    event_id=event.id,
+                    rule_id=award.rule_id,
+                    rule_version=award.rule_version,
+                    cap_period_key=award.period_key,
+                    once_value=award.once_value,
+                    badge=award.badge,
+                    reason=award.reason_zh,
+                    reason_en=award.reason_en,
+                )
+            )
+            summary.awards += 1
+            summary.points += award.points
+    await post(session, postings, zone)
+    await _save_streaks(session, streak_updates)
+    for event in reversing:
+        summary.reversals += await reverse_for(session, settings, event)
+    return summary
+
+
+async def _save_streaks(session: AsyncSession, updates: dict[tuple[int, str], StreakState]) -> None:
+    if not updates:
+        return
+    values = [
+        {"employee_id": e, "rule_id": r, "last_period": s.last_period, "length": s.length}
+        for (e, r), s in sorted(updates.items())
+    ]
+    stmt = insert_for(session, RuleStreak).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["employee_id", "rule_id"],
+        set_={"last_period": stmt.excluded.last_period, "length": stmt.excluded.length},
+    )
+    await session.exec(stmt)
+
+
+async def reverse_for(session: AsyncSession, settings: Settings, event: ActivityEvent) -> int:
+    """Take back what earlier events of the same object earned; returns reversals written."""
+    targets = event.attributes.get("reverses")
+    query = select(ActivityEvent.id).where(
+        ActivityEvent.source == event.source, col(ActivityEvent.id) != event.id
+    )
+    if targets:
+        ids = [targets] if isinstance(targets, str) else [str(t) for t in targets]
+        query = query.where(col(ActivityEvent.external_id).in_(ids))
+    else:
+        attribute = REVERSING_TYPES[event.type]
+        value = event.attributes.get(attribute)
+        if value is None:
+            return 0
+        candidates = (
+            await session.exec(
+                select(ActivityEvent).where(
+                    ActivityEvent.source == event.source,
+                    ActivityEvent.actor == event.actor,
+                    col(ActivityEvent.id) != event.id,
+                )
+            )
+        ).all()
+        matching = [
+            c.id
+            for c in candidates
+            if str(c.attributes.get(attribute)) == str(value)
+            and c.type.split(".")[0] == event.type.split(".")[0]
+        ]
+        query = query.where(col(ActivityEvent.id).in_(matching))
+    earlier = list((await session.exec(query)).all())
+    if not earlier:
+        return 0
+    awards = (
+        await session.exec(
+            select(LedgerTransaction).where(
+                col(LedgerTransaction.event_id).in_(earlier),
+                LedgerTransaction.kind == TransactionKind.award,
+            )
+        )
+    ).all()
+    return await reverse_transactions(
+        session,
+        settings,
+        list(awards),
+        cause=f"event:{event.id}",
+        reason=f"撤回：{event.type}",
+        reason_en=f"Taken back: {event.type}",
+    )
