@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -183,29 +184,74 @@ def bench(quick: bool, as_json: bool, only: tuple[str, ...]) -> None:
             click.echo(f"    {key}: {value}")
 
 
-def _later(name: str, issue: str) -> Callable[..., Any]:
-    def command(**_kwargs: Any) -> None:
-        click.echo(f"`points {name}` arrives with {issue}.", err=True)
-        sys.exit(2)
+def _with_db(settings: Settings) -> Any:
+    """A database and a queue for one command; jobs run in this process without Redis."""
+    from points.db import Database
+    from points.jobs import make_queue
 
-    return command
+    db = Database(settings)
+    return db, make_queue(settings, db)
 
 
-main.add_command(
-    click.Command(
-        "import-events",
-        callback=_later("import-events", "event intake"),
-        params=[click.Argument(["file"])],
-        help="Import normalized events from CSV or JSONL.",
-    )
+@main.command("import-events")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--source",
+    default="import",
+    show_default=True,
+    help="where the events come from; (source, external_id) is their identity",
 )
-main.add_command(
-    click.Command(
-        "reconcile",
-        callback=_later("reconcile", "the ledger"),
-        help="Recompute balances from the entries; exit 1 on a difference.",
+def import_events(file: Path, source: str) -> None:
+    """Import normalized events from CSV or JSONL (errors reported by line)."""
+    from points.events.importer import import_file
+
+    settings = _settings()
+
+    async def run() -> Any:
+        db, queue = _with_db(settings)
+        try:
+            return await import_file(db, queue, file, source)
+        finally:
+            await queue.close()
+            await db.dispose()
+
+    report = _run(run)
+    for line in report.errors[:200]:
+        click.echo(line, err=True)
+    click.echo(
+        f"created {report.created}, duplicate {report.duplicate}, "
+        f"conflict {report.conflict}, invalid {report.invalid}"
     )
-)
+    if report.invalid or report.conflict:
+        sys.exit(1)
+
+
+@main.command()
+def reconcile() -> None:
+    """Recompute balances and period scores from the entries; exit 1 on any difference."""
+    from points.db import Database
+    from points.ledger.reconcile import reconcile as run_reconcile
+
+    settings = _settings()
+
+    async def run() -> Any:
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                return await run_reconcile(session, settings.zone)
+        finally:
+            await db.dispose()
+
+    report = _run(run)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    click.echo(
+        f"{report.accounts} accounts, {report.transactions} transactions, "
+        f"{report.period_scores} period scores: "
+        + ("clean" if report.clean else f"{len(report.problems)} differences")
+    )
+    if not report.clean:
+        sys.exit(1)
 
 
 @main.group()

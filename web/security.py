@@ -155,16 +155,74 @@ class NavItem:
     path: str
     permission: Permission
     icon: str
+    # Hidden from people who also hold this permission (they reach the page another way).
+    unless: Permission | None = None
 
 
 # The navigation a person sees follows from their permissions, never from role names.
 NAV: tuple[NavItem, ...] = (
     NavItem(N_("My points"), "/", Permission.view_own, "★"),
+    NavItem(N_("History"), "/history", Permission.view_own, "≡"),
     NavItem(N_("My department"), "/department", Permission.view_department, "▦"),
     NavItem(N_("People"), "/people", Permission.view_company, "☰"),
-    NavItem(N_("Roles"), "/admin/roles", Permission.manage_roles, "◎"),
-    NavItem(N_("Audit log"), "/admin/audit", Permission.view_audit, "✎"),
+    NavItem(N_("Rewards"), "/rewards", Permission.redeem, "🎁"),
+    # HR approve inside Fulfilment; admins reach Fulfilment from the Admin hub.
+    NavItem(
+        N_("Approvals"),
+        "/approvals",
+        Permission.approve_redemptions,
+        "✓",
+        unless=Permission.fulfil_redemptions,
+    ),
+    NavItem(
+        N_("Fulfilment"),
+        "/fulfilment",
+        Permission.fulfil_redemptions,
+        "⇄",
+        unless=Permission.view_audit,
+    ),
+    NavItem(N_("Admin"), "/admin", Permission.view_audit, "⚙"),
 )
+
+
+@dataclass(frozen=True)
+class AdminLink:
+    label: str
+    path: str
+    permission: Permission
+    hint: str
+
+
+# Admin pages are reached from one hub, so a phone's navigation stays short.
+ADMIN_LINKS: tuple[AdminLink, ...] = (
+    AdminLink(
+        N_("Roles"), "/admin/roles", Permission.manage_roles, N_("Who is a head, HR or admin")
+    ),
+    AdminLink(
+        N_("Audit log"),
+        "/admin/audit",
+        Permission.view_audit,
+        N_("Every sensitive action: who, what, when, from where"),
+    ),
+    AdminLink(
+        N_("Fulfilment"),
+        "/fulfilment",
+        Permission.fulfil_redemptions,
+        N_("Reward catalogue, redemptions to fulfil, voucher codes, spend"),
+    ),
+    AdminLink(
+        N_("Event intake"),
+        "/admin/events",
+        Permission.view_audit,
+        N_("Events by status, parked events, conflicting replays"),
+    ),
+)
+
+
+def admin_links(principal: Principal | None) -> list[AdminLink]:
+    if principal is None:
+        return []
+    return [link for link in ADMIN_LINKS if principal.can(link.permission)]
 
 
 def navigation(request: Request, principal: Principal | None) -> list[dict[str, Any]]:
@@ -173,7 +231,7 @@ def navigation(request: Request, principal: Principal | None) -> list[dict[str, 
     path = request.url.path
     items = []
     for item in NAV:
-        if principal.can(item.permission):
+        if principal.can(item.permission) and not (item.unless and principal.can(item.unless)):
             active = path == item.path if item.path == "/" else path.startswith(item.path)
             items.append(
                 {"label": item.label, "path": item.path, "icon": item.icon, "active": active}

@@ -32,6 +32,34 @@ ROLE_LABELS = {
 }
 
 
+KIND_LABELS = {
+    "award": N_("Earned"),
+    "reversal": N_("Taken back"),
+    "adjustment": N_("Adjustment"),
+    "backapply": N_("Rule change"),
+    "hold": N_("Held for a redemption"),
+    "release": N_("Hold released"),
+    "spend": N_("Redeemed"),
+    "expiry": N_("Expired"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return gettext_(KIND_LABELS.get(kind, kind))
+
+
+STATUS_LABELS = {
+    "pending": N_("Waiting to be scored"),
+    "scored": N_("Scored"),
+    "unmatched": N_("Unknown person"),
+    "parked": N_("Parked"),
+}
+
+
+def status_label(status: str) -> str:
+    return gettext_(STATUS_LABELS.get(status, status))
+
+
 def role_label(role: str) -> str:
     return gettext_(ROLE_LABELS.get(role, role))
 
@@ -50,6 +78,11 @@ def make_templates() -> Jinja2Blocks:
     env.globals["LOCALE_NAMES"] = LOCALE_NAMES
     env.globals["current_locale"] = current_locale.get
     env.globals["role_label"] = role_label
+    env.globals["kind_label"] = kind_label
+    env.globals["status_label"] = status_label
+    from web.security import admin_links
+
+    env.globals["admin_links"] = admin_links
     return Jinja2Blocks(env=env)
 
 

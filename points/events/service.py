@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
 
+from pydantic import ValidationError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.errors import InvalidInput
 from points.events.models import ActivityEvent, EventConflict, EventStatus
 from points.events.schemas import EventIn
 from points.jobs import enqueue_after_commit
@@ -199,6 +201,47 @@ async def conflicts(session: AsyncSession, limit: int = 100) -> Sequence[Any]:
         select(EventConflict, ActivityEvent)
         .join(ActivityEvent, col(ActivityEvent.id) == col(EventConflict.event_id))
         .order_by(col(EventConflict.received_at).desc())
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def ingest_payloads(
+    session: AsyncSession, source: str, items: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Validate raw payloads one by one, store the good ones, report each.
+
+    The result for an item is ``created``, ``duplicate``, ``conflict``, or ``invalid``
+    with the reason, in the order the items came.
+    """
+    if not source or len(source) > 32 or not source.replace("_", "").isalnum():
+        raise InvalidInput("source must be a short word like api, import or wecom")
+    valid: list[tuple[int, EventIn]] = []
+    results: list[dict[str, Any]] = [{} for _item in items]
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, EventIn.model_validate(item)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "event"
+            external_id = item.get("external_id") if isinstance(item, dict) else None
+            results[index] = {
+                "external_id": external_id,
+                "status": "invalid",
+                "error": f"{where}: {first['msg']}",
+            }
+    stored = await ingest(session, source, [event for _i, event in valid])
+    for (index, _event), result in zip(valid, stored, strict=True):
+        results[index] = result.to_dict()
+    return results
+
+
+async def parked(session: AsyncSession, limit: int = 100) -> Sequence[ActivityEvent]:
+    """Events that kept failing to score, for an admin to look at and retry."""
+    rows = await session.exec(
+        select(ActivityEvent)
+        .where(ActivityEvent.status == EventStatus.parked)
+        .order_by(col(ActivityEvent.id))
         .limit(limit)
     )
     return rows.all()

@@ -23,10 +23,10 @@ def nav_labels(html: str) -> list[str]:
 @pytest.mark.parametrize(
     ("who", "expected"),
     [
-        ("employee", ["我的积分"]),
-        ("head", ["我的积分", "我的部门"]),
-        ("hr", ["我的积分", "我的部门", "员工"]),
-        ("admin", ["我的积分", "我的部门", "员工", "角色权限", "审计日志"]),
+        ("employee", ["我的积分", "积分明细"]),
+        ("head", ["我的积分", "积分明细", "我的部门"]),
+        ("hr", ["我的积分", "积分明细", "我的部门", "员工"]),
+        ("admin", ["我的积分", "积分明细", "我的部门", "员工", "管理"]),
     ],
 )
 async def test_each_role_sees_its_own_navigation(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web.routes import admin, api, org, pages, system
+from web.routes import admin, api, org, pages, points_pages, system
 
 routes: list[BaseRoute] = [
     *system.routes,
     *pages.routes,
+    *points_pages.routes,
     *org.routes,
     *admin.routes,
     *api.routes,

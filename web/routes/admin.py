@@ -8,11 +8,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from points.audit import service as audit
+from points.audit.service import record
 from points.auth.permissions import Permission
 from points.errors import InvalidInput
+from points.events import service as intake
 from points.i18n import _
+from points.jobs import JobContext
 from points.org import service as org
 from points.org.models import Role
+from points.scoring.jobs import retry_parked
 from web.forms import date_param, day_start, page_params
 from web.security import Ctx, page
 from web.templating import render
@@ -84,7 +88,41 @@ async def roles(ctx: Ctx) -> Response:
     )
 
 
+@page(Permission.view_audit)
+async def events(ctx: Ctx) -> Response:
+    """Intake health: events by status, parked events (with a retry), conflicting replays."""
+    request = ctx.request
+    if request.method == "POST":
+        form = await request.form()
+        ids = [int(v) for v in form.getlist("event_id") if str(v).isdigit()]
+        job_ctx = JobContext(ctx.settings, request.app.state.db, ctx.queue)
+        retried = await retry_parked(job_ctx, ids)
+        await record(
+            ctx.session,
+            actor=ctx.principal.userid,
+            action="events.retry",
+            details={"events": ids, "retried": retried},
+            ip=ctx.client_ip,
+        )
+        await ctx.session.commit()
+        return RedirectResponse("/admin/events", status_code=303)
+    return render(
+        request,
+        "admin/events.html",
+        counts=await intake.status_counts(ctx.session),
+        parked=await intake.parked(ctx.session),
+        conflicts=await intake.conflicts(ctx.session),
+    )
+
+
+@page(Permission.view_audit)
+async def hub(ctx: Ctx) -> Response:
+    return render(ctx.request, "admin/hub.html")
+
+
 routes = [
+    Route("/admin", hub),
+    Route("/admin/events", events, methods=["GET", "POST"]),
     Route("/admin/audit", audit_log),
     Route("/admin/roles", roles, methods=["GET", "POST"]),
 ]

@@ -7,8 +7,12 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission
 from points.auth.scope import require_department, visible_departments
-from points.errors import Forbidden
+from points.errors import Forbidden, InvalidInput
+from points.events.service import MAX_BATCH, ingest_payloads
 from points.i18n import _
+from points.jobs import commit
+from points.ledger.figures import history, person_figures
+from points.ledger.models import LedgerTransaction
 from points.org import service as org
 from points.org.models import Employee
 from web.forms import int_param, page_params
@@ -53,17 +57,70 @@ async def list_employees(ctx: Ctx) -> Response:
     )
 
 
-@api(Permission.view_own)
-async def get_employee(ctx: Ctx) -> Response:
+async def _visible_employee(ctx: Ctx) -> Employee:
+    """The employee in the path, if the caller may see them (self, or their subtree)."""
     employee = await org.get_employee(ctx.session, ctx.request.path_params["userid"])
     if employee.userid != ctx.principal.userid:
         if not ctx.principal.can(Permission.view_department):
             raise Forbidden(_("You can only see your own figures."))
         await require_department(ctx.session, ctx.principal, employee.department_id)
-    return JSONResponse(employee_json(employee))
+    return employee
+
+
+@api(Permission.view_own)
+async def get_employee(ctx: Ctx) -> Response:
+    employee = await _visible_employee(ctx)
+    figures = await person_figures(ctx.session, ctx.settings, employee)
+    return JSONResponse({**employee_json(employee), **figures.to_dict()})
+
+
+def entry_json(row: LedgerTransaction) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "points": row.points,
+        "effective_at": row.effective_at.isoformat(),
+        "reason": row.reason,
+        "reason_en": row.reason_en,
+        "event_id": row.event_id,
+        "rule_id": row.rule_id,
+        "rule_version": row.rule_version,
+        "author": row.author,
+        "reverses_id": row.reverses_id,
+    }
+
+
+@api(Permission.view_own)
+async def employee_entries(ctx: Ctx) -> Response:
+    employee = await _visible_employee(ctx)
+    offset, limit = page_params(ctx.request)
+    assert employee.id is not None
+    rows, total = await history(ctx.session, employee.id, offset=offset, limit=limit)
+    return JSONResponse(
+        {"items": [entry_json(r) for r in rows], "total": total, "offset": offset, "limit": limit}
+    )
+
+
+@api(Permission.submit_events)
+async def post_events(ctx: Ctx) -> Response:
+    """One event or a batch (≤ 1,000); a bad event does not sink the good ones."""
+    try:
+        body = await ctx.request.json()
+    except ValueError:
+        raise InvalidInput(_("The body must be JSON.")) from None
+    items = body if isinstance(body, list) else [body]
+    if not items or len(items) > MAX_BATCH:
+        raise InvalidInput(_("Send between 1 and 1000 events."))
+    source = ctx.request.query_params.get("source", "api")
+    results = await ingest_payloads(ctx.session, source, items)
+    await commit(ctx.session, ctx.queue)
+    status = 200 if all(r["status"] != "invalid" for r in results) else 207
+    return JSONResponse({"results": results}, status_code=status)
 
 
 routes = [
+    Route("/api/v1/events", post_events, methods=["POST"]),
     Route("/api/v1/employees", list_employees),
     Route("/api/v1/employees/{userid}", get_employee),
+    Route("/api/v1/employees/{userid}/entries", employee_entries),
 ]

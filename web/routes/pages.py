@@ -9,7 +9,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from points.audit.service import record
-from points.auth.permissions import Permission
 from points.auth.service import principal_for_userid
 from points.errors import Forbidden, InvalidInput
 from points.i18n import _, normalize_locale
@@ -70,15 +69,7 @@ async def set_language(request: Request) -> Response:
     return response
 
 
-@page(Permission.view_own)
-async def home(ctx: Ctx) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
-    chain = await org.department_chain(ctx.session, employee.department_id)
-    return render(ctx.request, "home.html", employee=employee, department_chain=chain)
-
-
 routes = [
-    Route("/", home),
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/lang", set_language),

@@ -1,0 +1,155 @@
+"""What a person sees about their own points: balances, periods, rank, history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.db import utcnow
+from points.ledger.models import (
+    AccountKind,
+    LedgerTransaction,
+    Period,
+    PeriodScore,
+    RuleStreak,
+    TransactionKind,
+)
+from points.ledger.service import balances, period_keys
+from points.org.models import Department, Employee, EmployeeStatus
+from points.settings import Settings
+
+
+@dataclass
+class PersonFigures:
+    available: int
+    held: int
+    today: int
+    week: int
+    month: int
+    all_time: int
+    rank_company: int | None  # this month, among people who can appear on boards
+    rank_department: int | None
+    badges: list[str]
+    longest_streak: int
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+async def _rank(
+    session: AsyncSession, period: Period, key: str, points: int, department_path: str | None
+) -> int | None:
+    if points <= 0:
+        return None
+    query = (
+        select(func.count())
+        .select_from(PeriodScore)
+        .join(Employee, col(Employee.id) == col(PeriodScore.employee_id))
+        .where(
+            PeriodScore.period == period.value,
+            PeriodScore.period_key == key,
+            PeriodScore.points > points,
+            col(Employee.excluded).is_(False),
+            Employee.status == EmployeeStatus.active,
+        )
+    )
+    if department_path is not None:
+        query = query.join(Department, col(Department.id) == col(Employee.department_id)).where(
+            col(Department.path).startswith(department_path)
+        )
+    ahead = (await session.exec(query)).one()
+    return int(ahead) + 1
+
+
+async def person_figures(
+    session: AsyncSession, settings: Settings, employee: Employee, now: datetime | None = None
+) -> PersonFigures:
+    assert employee.id is not None
+    keys = dict(period_keys(now or utcnow(), settings.zone))
+    rows = await session.exec(
+        select(PeriodScore.period, PeriodScore.period_key, PeriodScore.points).where(
+            PeriodScore.employee_id == employee.id
+        )
+    )
+    scores = {(str(p), k): v for p, k, v in rows.all()}
+
+    def score(period: Period) -> int:
+        return scores.get((period.value, keys[period]), 0)
+
+    money = await balances(session, employee.id)
+    month = score(Period.month)
+    department = await session.get(Department, employee.department_id)
+    on_boards = not employee.excluded and employee.status == EmployeeStatus.active
+    badges = (
+        await session.exec(
+            select(LedgerTransaction.badge)
+            .where(
+                LedgerTransaction.employee_id == employee.id,
+                col(LedgerTransaction.badge).is_not(None),
+                LedgerTransaction.kind == TransactionKind.award,
+            )
+            .distinct()
+        )
+    ).all()
+    streak = (
+        await session.exec(
+            select(func.max(RuleStreak.length)).where(RuleStreak.employee_id == employee.id)
+        )
+    ).one()
+    return PersonFigures(
+        available=money[AccountKind.available],
+        held=money[AccountKind.held],
+        today=score(Period.day),
+        week=score(Period.week),
+        month=month,
+        all_time=score(Period.all),
+        rank_company=await _rank(session, Period.month, keys[Period.month], month, None)
+        if on_boards
+        else None,
+        rank_department=await _rank(
+            session,
+            Period.month,
+            keys[Period.month],
+            month,
+            department.path if department else None,
+        )
+        if on_boards
+        else None,
+        badges=sorted(b for b in badges if b),
+        longest_streak=int(streak or 0),
+    )
+
+
+async def history(
+    session: AsyncSession,
+    employee_id: int,
+    *,
+    kinds: Sequence[TransactionKind] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[Sequence[LedgerTransaction], int]:
+    """A person's ledger lines, newest first; each says which event and rule, or who and why."""
+    query = select(LedgerTransaction).where(LedgerTransaction.employee_id == employee_id)
+    if kinds:
+        query = query.where(col(LedgerTransaction.kind).in_([k.value for k in kinds]))
+    if since is not None:
+        query = query.where(LedgerTransaction.effective_at >= since)
+    if until is not None:
+        query = query.where(LedgerTransaction.effective_at < until)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = (
+        await session.exec(
+            query.order_by(
+                col(LedgerTransaction.effective_at).desc(), col(LedgerTransaction.id).desc()
+            )
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+    return rows, int(total)

@@ -1,0 +1,49 @@
+"""The leaver flow: a person who left keeps their history, but their account freezes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.audit.service import record
+from points.org.models import EmployeeStatus
+from points.org.service import get_employee
+from points.settings import Settings
+
+
+async def mark_left(
+    session: AsyncSession,
+    settings: Settings,
+    userid: str,
+    reason: str,
+    *,
+    actor: str = "system",
+    left_on: date | None = None,
+) -> bool:
+    """Freeze a leaver: no more earning or redeeming, pending redemptions released.
+
+    Returns False when the person had already left (nothing changes then).
+    """
+    employee = await get_employee(session, userid)
+    if employee.status == EmployeeStatus.left:
+        return False
+    assert employee.id is not None
+    employee.status = EmployeeStatus.left
+    employee.left_on = left_on or date.today()
+    session.add(employee)
+    released = 0
+    try:
+        from points.rewards.service import release_holds_of
+    except ImportError:  # the rewards module is optional for the ledger
+        release_holds_of = None
+    if release_holds_of is not None:
+        released = await release_holds_of(session, settings, employee.id, reason)
+    await record(
+        session,
+        actor=actor,
+        action="employee.left",
+        target=userid,
+        details={"reason": reason, "holds_released": released},
+    )
+    return True

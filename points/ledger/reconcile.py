@@ -1,0 +1,109 @@
+"""``points reconcile``: prove the caches agree with the entries, and the ledger balances.
+
+Recomputes every account balance and every period score from the ledger and
+compares; any difference is reported (and the command exits 1).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.ledger.models import (
+    EARNING_KINDS,
+    Account,
+    DepartmentScore,
+    LedgerEntry,
+    LedgerTransaction,
+    PeriodScore,
+)
+from points.ledger.service import period_keys
+
+
+@dataclass
+class ReconcileReport:
+    accounts: int = 0
+    transactions: int = 0
+    period_scores: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> ReconcileReport:
+    report = ReconcileReport()
+
+    def problem(text: str) -> None:
+        if len(report.problems) < limit:
+            report.problems.append(text)
+        elif len(report.problems) == limit:
+            report.problems.append("… more differences not listed")
+
+    total = (await session.exec(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))).one()
+    if total != 0:
+        problem(f"the ledger does not sum to zero: {total}")
+    unbalanced = (
+        await session.exec(
+            select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
+            .group_by(LedgerEntry.transaction_id)
+            .having(func.sum(LedgerEntry.amount) != 0)
+        )
+    ).all()
+    for transaction_id, amount in unbalanced:
+        problem(f"transaction {transaction_id} is unbalanced by {amount}")
+    sums = dict(
+        (
+            await session.exec(
+                select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(
+                    LedgerEntry.account_id
+                )
+            )
+        ).all()
+    )
+    for account in (await session.exec(select(Account))).all():
+        report.accounts += 1
+        expected = int(sums.get(account.id, 0) or 0)
+        if account.balance != expected:
+            problem(
+                f"account {account.id} ({account.kind}, employee {account.employee_id}): "
+                f"balance {account.balance}, entries say {expected}"
+            )
+    people: dict[tuple[int, str, str], int] = defaultdict(int)
+    departments: dict[tuple[int, str, str], int] = defaultdict(int)
+    rows = await session.exec(
+        select(
+            LedgerTransaction.employee_id,
+            LedgerTransaction.department_id,
+            LedgerTransaction.points,
+            LedgerTransaction.effective_at,
+            LedgerTransaction.kind,
+        )
+    )
+    for employee_id, department_id, points, effective_at, kind in rows.all():
+        report.transactions += 1
+        if kind not in EARNING_KINDS or not points:
+            continue
+        for period, key in period_keys(effective_at, zone):
+            people[(employee_id, period.value, key)] += points
+            if department_id is not None:
+                departments[(department_id, period.value, key)] += points
+    for model, owner, expected_scores in (
+        (PeriodScore, "employee", people),
+        (DepartmentScore, "department", departments),
+    ):
+        stored: dict[tuple[int, str, str], int] = {}
+        for row in (await session.exec(select(model))).all():
+            owner_id = row.employee_id if isinstance(row, PeriodScore) else row.department_id
+            stored[(owner_id, str(row.period), row.period_key)] = row.points
+        report.period_scores += len(stored)
+        for key in sorted(set(stored) | set(expected_scores)):
+            have, want = stored.get(key, 0), expected_scores.get(key, 0)
+            if have != want:
+                problem(f"{owner} {key[0]} {key[1]} {key[2]}: score {have}, entries say {want}")
+    return report

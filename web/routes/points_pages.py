@@ -1,0 +1,135 @@
+"""What an employee sees of their points, and what HR does to them by hand."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from points.auth.permissions import Permission
+from points.auth.scope import require_department
+from points.errors import InvalidInput
+from points.i18n import _
+from points.ledger.adjustments import adjust
+from points.ledger.figures import history, person_figures
+from points.ledger.models import TransactionKind
+from points.org import service as org
+from web.forms import date_param, day_start, page_params
+from web.security import Ctx, page
+from web.templating import render
+
+HISTORY_FILTERS = {
+    "earned": [TransactionKind.award, TransactionKind.backapply],
+    "adjusted": [TransactionKind.adjustment, TransactionKind.reversal],
+    "redeemed": [TransactionKind.hold, TransactionKind.release, TransactionKind.spend],
+    "expired": [TransactionKind.expiry],
+}
+
+
+@page(Permission.view_own)
+async def home(ctx: Ctx) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    assert employee.id is not None
+    chain = await org.department_chain(ctx.session, employee.department_id)
+    figures = await person_figures(ctx.session, ctx.settings, employee)
+    latest, _total = await history(ctx.session, employee.id, limit=8)
+    return render(
+        ctx.request,
+        "home.html",
+        employee=employee,
+        department_chain=chain,
+        figures=figures,
+        latest=latest,
+    )
+
+
+@page(Permission.view_own)
+async def my_history(ctx: Ctx) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    return await _history_page(ctx, employee.userid, "history.html")
+
+
+async def _history_page(ctx: Ctx, userid: str, template: str, **extra: object) -> Response:
+    request = ctx.request
+    employee = await org.get_employee(ctx.session, userid)
+    assert employee.id is not None
+    kind = request.query_params.get("kind", "")
+    if kind and kind not in HISTORY_FILTERS:
+        raise InvalidInput(_("Unknown filter."))
+    since, until = date_param(request, "since"), date_param(request, "until")
+    offset, limit = page_params(request, default_limit=30)
+    rows, total = await history(
+        ctx.session,
+        employee.id,
+        kinds=HISTORY_FILTERS.get(kind),
+        since=day_start(since, ctx.settings.zone) if since else None,
+        until=day_start(until, ctx.settings.zone) + timedelta(days=1) if until else None,
+        offset=offset,
+        limit=limit,
+    )
+    return render(
+        request,
+        template,
+        block="entries",
+        employee=employee,
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=limit,
+        kind=kind,
+        filters=request.query_params,
+        **extra,
+    )
+
+
+@page(Permission.view_company)
+async def person(ctx: Ctx) -> Response:
+    """HR's view of one person: figures, full history, and the adjustment form."""
+    request = ctx.request
+    userid = request.path_params["userid"]
+    employee = await org.get_employee(ctx.session, userid)
+    await require_department(ctx.session, ctx.principal, employee.department_id)
+    message = None
+    if request.method == "POST":
+        ctx.principal.require(Permission.adjust_points)
+        form = await request.form()
+        try:
+            points = int(str(form.get("points", "")).strip())
+        except ValueError:
+            raise InvalidInput(_("Points must be a non-zero whole number up to 100000.")) from None
+        applied = await adjust(
+            ctx.session,
+            ctx.settings,
+            userid=userid,
+            points=points,
+            reason=str(form.get("reason", "")),
+            author=ctx.principal.userid,
+            request_key=str(form.get("request_key", "")),
+            ip=ctx.client_ip,
+        )
+        await ctx.session.commit()
+        flash = "adjusted" if applied else "repeat"
+        return RedirectResponse(f"/people/{userid}?done={flash}", status_code=303)
+    done = request.query_params.get("done")
+    if done == "adjusted":
+        message = _("Adjustment saved; the person sees it with your reason.")
+    elif done == "repeat":
+        message = _("This adjustment was already saved.")
+    figures = await person_figures(ctx.session, ctx.settings, employee)
+    return await _history_page(
+        ctx,
+        userid,
+        "person.html",
+        figures=figures,
+        message=message,
+        request_key=secrets.token_urlsafe(16),
+    )
+
+
+routes = [
+    Route("/", home),
+    Route("/history", my_history),
+    Route("/people/{userid}", person, methods=["GET", "POST"]),
+]
