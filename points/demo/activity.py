@@ -96,16 +96,22 @@ def generate(
             rate = person.intensity * ramp * (0.08 if weekend else 1.0)
             if rng.random() > min(0.95, 0.75 * rate):
                 continue
-            made = 0
+            before = len(todays)
 
-            def event(type_: str, external_id: str, when: datetime, **attributes: Any) -> None:
-                nonlocal made
-                made += 1
-                todays.append(
+            def event(
+                type_: str,
+                external_id: str,
+                when: datetime,
+                *,
+                _who: str = person.userid,
+                _into: list[EventIn] = todays,
+                **attributes: Any,
+            ) -> None:
+                _into.append(
                     EventIn(
                         external_id=external_id,
                         type=type_,
-                        actor=person.userid,
+                        actor=_who,
                         occurred_at=when,
                         attributes=attributes,
                     )
@@ -230,7 +236,7 @@ def generate(
                         tags=tags,
                         tag_count=len(tags),
                     )
-            if made and rng.random() < 0.5:
+            if len(todays) > before and rng.random() < 0.5:
                 event(
                     "app.entered",
                     f"app:{person.userid}:{day.isoformat()}",
