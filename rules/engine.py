@@ -1,0 +1,558 @@
+"""Compiling a rule file once, and evaluating events against it.
+
+:func:`compile_ruleset` turns a validated :class:`~rules.schema.RuleFile` into a
+:class:`CompiledRuleset`: conditions become closures, durations become
+timedeltas, and rules are indexed by event type so an event only meets the
+rules that name its type.
+
+:func:`score_event` / :func:`evaluate` are pure: the same rule set, event,
+history and timezone always give the same awards, and nothing is mutated. The
+caller records the outcome into the history (see :mod:`rules.history`).
+
+Order of checks for a rule, cheapest and most selective first: type (index) →
+date window → excluded people → department scope → condition → streak progress
+→ first_time → once_per → cooldown → cap. Campaign multipliers run after the
+ordinary rules and add ``base × (m − 1)`` as their own line, where ``base`` is
+the sum of this event's positive awards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from rules.catalog import COMMON_NAMES, LOCAL_TIME_NAMES, AttributeType, Catalogue, EventType
+from rules.conditions import CONDITION_FAILURES, Condition, compile_condition
+from rules.event import Award, AwardKind, Event
+from rules.history import ActorHistory, InMemoryHistory, Outcome, StreakState
+from rules.loader import load_ruleset_text
+from rules.periods import (
+    Period,
+    day_ordinal,
+    parse_duration,
+    period_key,
+    resolve_timezone,
+    week_ordinal,
+)
+from rules.schema import Rule, RuleFile
+
+_PERIOD_ZH = {"day": "今日", "week": "本周", "month": "本月", "quarter": "本季度"}
+
+
+@dataclass(slots=True, eq=False)
+class CompiledRule:
+    """A rule ready for the hot loop: plain attributes, no parsing left to do."""
+
+    id: str
+    version: int
+    kind: AwardKind
+    title: str
+    title_en: str
+    points: int
+    multiplier: float
+    condition: Condition | None
+    condition_names: frozenset[str]
+    required_values: Mapping[str, frozenset[str]]
+    once_attribute: str | None
+    cap_per: Period | None
+    cap_max: int
+    cooldown: timedelta | None
+    first_time: bool
+    streak_days: int
+    streak_weeks: int
+    departments: frozenset[str]
+    exclude: frozenset[str]
+    valid_from: date | None
+    valid_until: date | None
+    badge: str | None
+    when: tuple[str, ...]
+    source: Rule
+    scoped: bool = False  # has a date window, exclusions or departments
+    unlimited: bool = False  # a plain points rule: no history check can stop it
+
+    def __post_init__(self) -> None:
+        self.scoped = bool(self.valid_from or self.valid_until or self.exclude or self.departments)
+        self.unlimited = (
+            self.kind == "points"
+            and not self.first_time
+            and self.once_attribute is None
+            and self.cooldown is None
+            and self.cap_per is None
+        )
+
+    @property
+    def needs_local_time(self) -> bool:
+        """Whether judging this rule needs the event's local date/time."""
+        return bool(
+            self.valid_from
+            or self.valid_until
+            or self.cap_per
+            or self.streak_days
+            or self.streak_weeks
+            or (self.condition_names & LOCAL_TIME_NAMES)
+        )
+
+
+_Entry = tuple[CompiledRule, Condition | None, bool]
+
+
+@dataclass(slots=True)
+class _TypePlan:
+    """Rules for one event type plus what the context for them must contain."""
+
+    rules: tuple[CompiledRule, ...]
+    campaigns: tuple[CompiledRule, ...]
+    needs_local: bool
+    local_names: bool
+    departments_name: bool
+    event_type: EventType | None
+    # Every name the type's conditions read, as None: missing attributes stay None.
+    blank: dict[str, Any] = field(default_factory=dict)
+    entries: tuple[_Entry, ...] = ()
+    identity_names: bool = False
+    derived_names: bool = False
+    # Rules keyed on one text attribute (e.g. `template == "报销"`): for each value,
+    # the entries that can possibly match, in file order. Values not listed get
+    # `unkeyed`, the rules that do not constrain the attribute.
+    key_name: str | None = None
+    by_value: dict[str, tuple[_Entry, ...]] = field(default_factory=dict)
+    unkeyed: tuple[_Entry, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = frozenset(self.blank)
+        self.identity_names = bool(names & {"type", "actor", "external_id"})
+        self.derived_names = self.identity_names or self.local_names or self.departments_name
+        self.entries = tuple(
+            (rule, rule.condition, bool(rule.scoped or rule.streak_days or rule.streak_weeks))
+            for rule in self.rules
+        )
+        counts = Counter(name for rule in self.rules for name in rule.required_values)
+        if not counts:
+            return
+        key_name, keyed = counts.most_common(1)[0]
+        if keyed < 2:
+            return  # not worth a lookup per event
+        values = {v for rule in self.rules for v in rule.required_values.get(key_name, ())}
+        self.key_name = key_name
+        self.unkeyed = tuple(e for e in self.entries if key_name not in e[0].required_values)
+        self.by_value = {
+            value: tuple(
+                e for e in self.entries if value in e[0].required_values.get(key_name, (value,))
+            )
+            for value in values
+        }
+
+
+@dataclass(eq=False)
+class CompiledRuleset:
+    """A rule file compiled for evaluation. Build once, share freely (immutable)."""
+
+    version: int
+    rules: tuple[CompiledRule, ...]
+    catalogue: Catalogue
+    rule_file: RuleFile
+    _plans: dict[str, _TypePlan] = field(default_factory=dict, repr=False)
+
+    def rules_for(self, event_type: str) -> tuple[CompiledRule, ...]:
+        """Ordinary (non-campaign) rules that score ``event_type``."""
+        plan = self._plans.get(event_type)
+        return plan.rules if plan else ()
+
+    def get(self, rule_id: str) -> CompiledRule | None:
+        """The compiled rule with this id, if present and enabled."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
+
+
+def _symbols(catalogue: Catalogue, event_type: str | None) -> dict[str, AttributeType]:
+    symbols = dict(COMMON_NAMES)
+    known = catalogue.get(event_type) if event_type else None
+    if known is not None:
+        symbols.update(known.attributes)
+    return symbols
+
+
+def _compile_rule(rule: Rule, version: int, catalogue: Catalogue) -> CompiledRule:
+    when = tuple(rule.when or ())
+    condition: Condition | None = None
+    names: frozenset[str] = frozenset()
+    required: Mapping[str, frozenset[str]] = {}
+    if rule.if_ is not None:
+        # Validation type-checked against every `when` type; the closure only
+        # looks names up, so one compile serves them all.
+        compiled = compile_condition(rule.if_, _symbols(catalogue, when[0] if when else None))
+        condition, names, required = compiled.test, compiled.names, compiled.required
+    if rule.multiplier is not None:
+        kind: AwardKind = "campaign"
+    elif rule.streak is not None:
+        kind = "streak"
+    else:
+        kind = "points"
+    return CompiledRule(
+        id=rule.id,
+        version=version,
+        kind=kind,
+        title=rule.title,
+        title_en=rule.title_en or rule.title,
+        points=rule.points or 0,
+        multiplier=rule.multiplier or 1.0,
+        condition=condition,
+        condition_names=names,
+        required_values=required,
+        once_attribute=rule.once_per.removeprefix("attributes.") if rule.once_per else None,
+        cap_per=rule.cap.per if rule.cap else None,
+        cap_max=rule.cap.max if rule.cap else 0,
+        cooldown=parse_duration(rule.cooldown) if rule.cooldown else None,
+        first_time=rule.first_time,
+        streak_days=(rule.streak.days or 0) if rule.streak else 0,
+        streak_weeks=(rule.streak.weeks or 0) if rule.streak else 0,
+        departments=frozenset(str(d) for d in rule.departments),
+        exclude=frozenset(rule.exclude),
+        valid_from=rule.valid.from_ if rule.valid else None,
+        valid_until=rule.valid.until if rule.valid else None,
+        badge=rule.badge,
+        when=when,
+        source=rule,
+    )
+
+
+def compile_ruleset(rules: RuleFile | str, version: int = 0) -> CompiledRuleset:
+    """Compile a validated rule file (or its YAML text) for evaluation.
+
+    ``version`` is the rule-set version the ledger will record on every award.
+    Disabled rules are left out.
+    """
+    rule_file = load_ruleset_text(rules) if isinstance(rules, str) else rules
+    catalogue = Catalogue(rule_file.event_types)
+    compiled = tuple(
+        _compile_rule(rule, version, catalogue) for rule in rule_file.rules if rule.enabled
+    )
+    ordinary = [r for r in compiled if r.kind != "campaign"]
+    campaigns = [r for r in compiled if r.kind == "campaign"]
+
+    types: list[str] = []
+    for rule in ordinary:
+        types.extend(t for t in rule.when if t not in types)
+    plans: dict[str, _TypePlan] = {}
+    for event_type in types:
+        type_rules = tuple(r for r in ordinary if event_type in r.when)
+        type_campaigns = tuple(r for r in campaigns if not r.when or event_type in r.when)
+        everything = type_rules + type_campaigns
+        names = frozenset().union(*(r.condition_names for r in everything))
+        plans[event_type] = _TypePlan(
+            rules=type_rules,
+            campaigns=type_campaigns,
+            needs_local=any(r.needs_local_time for r in everything),
+            local_names=bool(names & LOCAL_TIME_NAMES),
+            departments_name="departments" in names,
+            event_type=catalogue.get(event_type),
+            blank=dict.fromkeys(names),
+        )
+    return CompiledRuleset(
+        version=version,
+        rules=compiled,
+        catalogue=catalogue,
+        rule_file=rule_file,
+        _plans=plans,
+    )
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _label(template: str, attributes: Mapping[str, Any]) -> str:
+    if not template:
+        return ""
+    try:
+        return " ".join(template.format_map(_Blank(attributes)).split())
+    except (ValueError, IndexError, AttributeError):
+        return ""
+
+
+def _sentences(
+    award: Award,
+    rule: CompiledRule,
+    event_type: EventType | None,
+    attributes: Mapping[str, Any],
+    capped: bool,
+    detail: int,
+) -> tuple[str, str]:
+    """The human sentences of an award, e.g. ``按时提交审批 · 报销 202411240001``.
+
+    ``detail`` is the base points for a campaign and the streak length for a streak.
+    """
+    zh, en = rule.title, rule.title_en
+    if rule.kind == "campaign":
+        zh += f" · ×{rule.multiplier:g}（基础 {detail} 分）"
+        en += f" · ×{rule.multiplier:g} (on {detail} base points)"
+    else:
+        if event_type is not None:
+            label_zh = _label(event_type.label_zh, attributes)
+            label_en = _label(event_type.label_en, attributes)
+            if label_zh:
+                zh += f" · {label_zh}"
+            if label_en:
+                en += f" · {label_en}"
+        if rule.kind == "streak":
+            length = detail
+            if rule.streak_days:
+                zh += f" · 连续 {length} 天"
+                en += f" · {length}-day streak"
+            else:
+                zh += f" · 连续 {length} 周"
+                en += f" · {length}-week streak"
+    points = award.points
+    if capped and rule.cap_per is not None:
+        zh += f"（{_PERIOD_ZH[rule.cap_per]}上限 {rule.cap_max} 分，本次 {points:+d}）"
+        en += f" (limit of {rule.cap_max} per {rule.cap_per} reached, {points:+d} this time)"
+    return zh, en
+
+
+def _add_derived_names(
+    context: dict[str, Any], event: Event, plan: _TypePlan, local: datetime | None
+) -> None:
+    # Only computed for event types whose conditions read them.
+    if plan.identity_names:
+        context["type"] = event.type
+        context["actor"] = event.actor
+        context["external_id"] = event.external_id
+    if plan.departments_name:
+        context["departments"] = event.departments
+    if plan.local_names and local is not None:
+        context["hour"] = local.hour
+        context["minute"] = local.minute
+        context["weekday"] = local.isoweekday()
+        context["day"] = local.day
+        context["month"] = local.month
+        context["year"] = local.year
+        context["date"] = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+        context["time"] = f"{local.hour:02d}:{local.minute:02d}"
+
+
+def _in_scope(rule: CompiledRule, event: Event, local: datetime | None) -> bool:
+    if local is not None and (rule.valid_from is not None or rule.valid_until is not None):
+        today = local.date()
+        if rule.valid_from is not None and today < rule.valid_from:
+            return False
+        if rule.valid_until is not None and today > rule.valid_until:
+            return False
+    if rule.exclude and event.actor in rule.exclude:
+        return False
+    return not (rule.departments and rule.departments.isdisjoint(event.departments))
+
+
+def score_event(
+    ruleset: CompiledRuleset,
+    event: Event,
+    history: ActorHistory | InMemoryHistory,
+    tz: tzinfo | str | None = None,
+) -> Outcome:
+    """Evaluate one event: awards plus streak progress, without changing ``history``.
+
+    ``history`` is the actor's :class:`ActorHistory` (an :class:`InMemoryHistory`
+    is accepted and looked up by ``event.actor``). ``tz`` (default Asia/Shanghai)
+    cuts days, ISO weeks, months and quarters.
+    """
+    plan = ruleset._plans.get(event.type)
+    if plan is None:
+        # No ordinary rule names this type, so there is no base for a campaign either.
+        return Outcome([], [])
+    past = history.of(event.actor) if isinstance(history, InMemoryHistory) else history
+    if plan.needs_local:
+        zone = tz if isinstance(tz, tzinfo) else resolve_timezone(tz)
+        local: datetime | None = event.occurred_at.astimezone(zone)
+    else:
+        local = None
+    context = plan.blank.copy()
+    context.update(event.attributes)
+    if plan.derived_names:
+        _add_derived_names(context, event, plan, local)
+    awards: list[Award] = []
+    streaks: list[tuple[str, StreakState]] = []
+    keys: dict[str, str] = {}
+
+    # The hot loop: (rule, condition, special) triples, so a plain rule costs one
+    # tuple unpack, one condition call and nothing else unless it matches.
+    entries = plan.entries
+    if plan.key_name is not None:
+        # try/except rather than contextlib.suppress: this is the hot path.
+        try:  # noqa: SIM105
+            entries = plan.by_value.get(context[plan.key_name], plan.unkeyed)
+        except TypeError:  # an unhashable value (bad data): check every rule
+            pass
+    for rule, condition, special in entries:
+        if special and rule.scoped and not _in_scope(rule, event, local):
+            continue
+        if condition is not None:
+            try:
+                if not condition(context):
+                    continue
+            except CONDITION_FAILURES:
+                continue
+        if rule.unlimited:
+            # Nothing to look up in history: build the award right here.
+            awards.append(
+                Award(
+                    event.external_id,
+                    event.actor,
+                    rule.id,
+                    rule.version,
+                    rule.points,
+                    event.occurred_at,
+                    rule.kind,
+                    rule.badge,
+                    None,
+                    None,
+                    (_sentences, rule, plan.event_type, event.attributes, False, 0),
+                )
+            )
+            continue
+        streak_length = 0
+        if special and (rule.streak_days or rule.streak_weeks):
+            assert local is not None
+            streak_length = _advance_streak(rule, past, local, streaks)
+            if streak_length == 0:
+                continue
+        award = _judge(rule, plan, event, past, local, keys, rule.points, streak_length)
+        if award is not None:
+            awards.append(award)
+
+    if plan.campaigns and awards:
+        base = sum(a.points for a in awards if a.points > 0)
+        if base > 0:
+            for rule in plan.campaigns:
+                if rule.scoped and not _in_scope(rule, event, local):
+                    continue
+                if rule.condition is not None:
+                    try:
+                        if not rule.condition(context):
+                            continue
+                    except CONDITION_FAILURES:
+                        continue
+                extra = int(base * (rule.multiplier - 1))
+                if extra <= 0:
+                    continue
+                award = _judge(rule, plan, event, past, local, keys, extra, base)
+                if award is not None:
+                    awards.append(award)
+    return Outcome(awards, streaks)
+
+
+def _advance_streak(
+    rule: CompiledRule,
+    past: ActorHistory,
+    local: datetime,
+    streaks: list[tuple[str, StreakState]],
+) -> int:
+    """Update streak progress; return the length if a multiple of N was just reached, else 0."""
+    if rule.streak_days:
+        period, target = day_ordinal(local), rule.streak_days
+    else:
+        period, target = week_ordinal(local), rule.streak_weeks
+    state = past.streaks.get(rule.id)
+    if state is None or period > state.last_period + 1:
+        length = 1
+    elif period == state.last_period + 1:
+        length = state.length + 1
+    else:
+        # Same day/week again, or a late event from the past: no progress.
+        return 0
+    streaks.append((rule.id, StreakState(period, length)))
+    return length if length % target == 0 else 0
+
+
+def _judge(
+    rule: CompiledRule,
+    plan: _TypePlan,
+    event: Event,
+    past: ActorHistory,
+    local: datetime | None,
+    keys: dict[str, str],
+    points: int,
+    detail: int,
+) -> Award | None:
+    """Apply first_time, once_per, cooldown and cap to a matching rule; build its award.
+
+    ``keys`` caches this event's period keys across rules.
+    """
+    rule_id = rule.id
+    if rule.first_time and rule_id in past.rules_awarded:
+        return None
+    once_value: str | None = None
+    if rule.once_attribute is not None:
+        raw = event.attributes.get(rule.once_attribute)
+        if raw is None or raw == "":
+            # Without the value we cannot promise "once"; refuse rather than farm.
+            return None
+        once_value = str(raw)
+        seen = past.once_values.get(rule_id)
+        if seen is not None and once_value in seen:
+            return None
+    if rule.cooldown is not None:
+        last = past.last_award_at.get(rule_id)
+        if last is not None and abs(event.occurred_at - last) < rule.cooldown:
+            return None
+    key: str | None = None
+    capped = False
+    if rule.cap_per is not None:
+        assert local is not None
+        key = keys.get(rule.cap_per)
+        if key is None:
+            key = keys[rule.cap_per] = period_key(rule.cap_per, local)
+        used = past.period_points.get((rule_id, key), 0)
+        remaining = rule.cap_max - abs(used)
+        if remaining <= 0:
+            return None
+        if abs(points) > remaining:
+            points = remaining if points > 0 else -remaining
+            capped = True
+    # Positional: this is the hottest constructor call in a simulation.
+    return Award(
+        event.external_id,
+        event.actor,
+        rule_id,
+        rule.version,
+        points,
+        event.occurred_at,
+        rule.kind,
+        rule.badge,
+        key,
+        once_value,
+        (_sentences, rule, plan.event_type, event.attributes, capped, detail),
+    )
+
+
+def evaluate(
+    ruleset: CompiledRuleset,
+    event: Event,
+    history: ActorHistory | InMemoryHistory,
+    tz: tzinfo | str | None = None,
+) -> list[Award]:
+    """The awards ``event`` earns under ``ruleset`` given the actor's ``history``.
+
+    Pure and deterministic. Streak progress is not returned here; callers that
+    keep history across events should use :func:`score_event` and record its
+    :class:`~rules.history.Outcome`.
+    """
+    return score_event(ruleset, event, history, tz).awards
+
+
+def score_and_record(
+    ruleset: CompiledRuleset,
+    event: Event,
+    history: InMemoryHistory,
+    tz: tzinfo | str | None = None,
+) -> list[Award]:
+    """Evaluate ``event`` and record the outcome in ``history`` (simulation, tests)."""
+    past = history.of(event.actor)
+    outcome = score_event(ruleset, event, past, tz)
+    if outcome.awards or outcome.streaks:
+        past.record(outcome)
+    return outcome.awards

@@ -1,0 +1,110 @@
+"""The rule schema HR writes in YAML (or the web editor), as pydantic models.
+
+The models check shape and types only; checks that need the catalogue or more
+than one field (unknown event types, conditions, negative points without a
+reason) live in :mod:`rules.loader` so every problem is reported with its line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+
+from rules.catalog import AttributeType
+from rules.periods import Period
+
+
+def _one_or_many(value: Any) -> Any:
+    # ``when: doc.shared`` and ``when: [doc.shared, doc.created]`` both read naturally.
+    return [value] if isinstance(value, str) else value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Cap(_Strict):
+    """At most ``max`` points per local day/ISO week/month/quarter from one rule."""
+
+    per: Period
+    max: StrictInt = Field(gt=0)
+
+
+class Streak(_Strict):
+    """Consecutive local days or ISO weeks with a matching event."""
+
+    days: StrictInt | None = Field(default=None, ge=2)
+    weeks: StrictInt | None = Field(default=None, ge=2)
+
+
+class Valid(_Strict):
+    """Inclusive date window in local time; either end may be open."""
+
+    from_: date | None = Field(default=None, alias="from")
+    until: date | None = None
+
+
+class Rule(_Strict):
+    """One scoring rule. See DESIGN.md "Rules" for examples."""
+
+    id: StrictStr = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    title: StrictStr = Field(min_length=1, max_length=120)
+    title_en: StrictStr | None = None
+    when: Annotated[list[StrictStr] | None, BeforeValidator(_one_or_many)] = None
+    if_: StrictStr | None = Field(default=None, alias="if")
+    points: StrictInt | None = None
+    multiplier: StrictFloat | None = None
+    once_per: StrictStr | None = None
+    cap: Cap | None = None
+    cooldown: StrictStr | None = None
+    first_time: StrictBool = False
+    streak: Streak | None = None
+    departments: list[StrictStr | StrictInt] = Field(default_factory=list)
+    exclude: list[StrictStr] = Field(default_factory=list)
+    valid: Valid | None = None
+    badge: StrictStr | None = None
+    enabled: StrictBool = True
+    reason: StrictStr | None = None
+
+
+# Field names as HR writes them (aliases), for "did you mean" suggestions.
+RULE_FIELDS: tuple[str, ...] = tuple(
+    (info.alias or name) for name, info in Rule.model_fields.items()
+)
+CAP_FIELDS = tuple(Cap.model_fields)
+STREAK_FIELDS = tuple(Streak.model_fields)
+VALID_FIELDS = ("from", "until")
+TOP_LEVEL_FIELDS = ("event_types", "rules")
+
+
+class RuleFile(_Strict):
+    """A whole rule file: optional extra event types and the rules."""
+
+    event_types: dict[str, dict[str, AttributeType]] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+
+    def to_yaml(self) -> str:
+        """Render back to YAML in the shape HR writes (aliases, no defaults)."""
+        rules = []
+        for rule in self.rules:
+            data = rule.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+            when = data.get("when")
+            if isinstance(when, list) and len(when) == 1:
+                data["when"] = when[0]
+            rules.append(data)
+        document: Any = rules
+        if self.event_types:
+            document = {"event_types": self.event_types, "rules": rules}
+        return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
