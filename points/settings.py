@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     DEV_LOGIN: bool = Field(True, description="the role-switcher login page; must be off in prod")
     DEFAULT_LOCALE: Literal["zh_CN", "en"] = Field("zh_CN", description="zh_CN or en")
     BASE_URL: str = Field("http://127.0.0.1:8000", description="public URL, for links and OAuth")
+    EXPIRY_MONTHS: int = Field(
+        0, ge=0, le=120, description="points expire this many months after earning; 0 = never"
+    )
     WECOM_ENABLED: bool = Field(False, description="turn the WeCom integration on")
     WECOM_CORP_ID: str = Field("", description="企业ID (CorpID)")
     WECOM_AGENT_ID: str = Field("", description="the self-built app's AgentId")

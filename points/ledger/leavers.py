@@ -32,13 +32,9 @@ async def mark_left(
     employee.status = EmployeeStatus.left
     employee.left_on = left_on or date.today()
     session.add(employee)
-    released = 0
-    try:
-        from points.rewards.service import release_holds_of
-    except ImportError:  # the rewards module is optional for the ledger
-        release_holds_of = None
-    if release_holds_of is not None:
-        released = await release_holds_of(session, settings, employee.id, reason)
+    from points.rewards.service import release_holds_of
+
+    released = await release_holds_of(session, settings, employee.id, reason)
     await record(
         session,
         actor=actor,

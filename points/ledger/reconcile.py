@@ -10,7 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from sqlmodel import func, select
+from sqlalchemy import select as select_columns
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import (
@@ -51,7 +52,7 @@ async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> Rec
     unbalanced = (
         await session.exec(
             select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
-            .group_by(LedgerEntry.transaction_id)
+            .group_by(col(LedgerEntry.transaction_id))
             .having(func.sum(LedgerEntry.amount) != 0)
         )
     ).all()
@@ -61,14 +62,14 @@ async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> Rec
         (
             await session.exec(
                 select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(
-                    LedgerEntry.account_id
+                    col(LedgerEntry.account_id)
                 )
             )
         ).all()
     )
     for account in (await session.exec(select(Account))).all():
         report.accounts += 1
-        expected = int(sums.get(account.id, 0) or 0)
+        expected = int(sums.get(account.id or 0, 0) or 0)
         if account.balance != expected:
             problem(
                 f"account {account.id} ({account.kind}, employee {account.employee_id}): "
@@ -76,13 +77,14 @@ async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> Rec
             )
     people: dict[tuple[int, str, str], int] = defaultdict(int)
     departments: dict[tuple[int, str, str], int] = defaultdict(int)
-    rows = await session.exec(
-        select(
-            LedgerTransaction.employee_id,
-            LedgerTransaction.department_id,
-            LedgerTransaction.points,
-            LedgerTransaction.effective_at,
-            LedgerTransaction.kind,
+    connection = await session.connection()
+    rows = await connection.execute(
+        select_columns(
+            col(LedgerTransaction.employee_id),
+            col(LedgerTransaction.department_id),
+            col(LedgerTransaction.points),
+            col(LedgerTransaction.effective_at),
+            col(LedgerTransaction.kind),
         )
     )
     for employee_id, department_id, points, effective_at, kind in rows.all():
@@ -93,17 +95,25 @@ async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> Rec
             people[(employee_id, period.value, key)] += points
             if department_id is not None:
                 departments[(department_id, period.value, key)] += points
-    for model, owner, expected_scores in (
-        (PeriodScore, "employee", people),
-        (DepartmentScore, "department", departments),
+    stored_people = {
+        (row.employee_id, str(row.period), row.period_key): row.points
+        for row in (await session.exec(select(PeriodScore))).all()
+    }
+    stored_departments = {
+        (row.department_id, str(row.period), row.period_key): row.points
+        for row in (await session.exec(select(DepartmentScore))).all()
+    }
+    for owner, stored, expected_scores in (
+        ("employee", stored_people, people),
+        ("department", stored_departments, departments),
     ):
-        stored: dict[tuple[int, str, str], int] = {}
-        for row in (await session.exec(select(model))).all():
-            owner_id = row.employee_id if isinstance(row, PeriodScore) else row.department_id
-            stored[(owner_id, str(row.period), row.period_key)] = row.points
         report.period_scores += len(stored)
-        for key in sorted(set(stored) | set(expected_scores)):
-            have, want = stored.get(key, 0), expected_scores.get(key, 0)
+        for score_key in sorted(set(stored) | set(expected_scores)):
+            have, want = stored.get(score_key, 0), expected_scores.get(score_key, 0)
             if have != want:
-                problem(f"{owner} {key[0]} {key[1]} {key[2]}: score {have}, entries say {want}")
+                owner_id, period_name, period_key = score_key
+                problem(
+                    f"{owner} {owner_id} {period_name} {period_key}: score {have}, "
+                    f"entries say {want}"
+                )
     return report

@@ -197,7 +197,7 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
     stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
         col(LedgerTransaction.id), col(LedgerTransaction.key)
     )
-    inserted = (await session.exec(stmt)).all()  # type: ignore[call-overload]
+    inserted = (await session.exec(stmt)).all()
     if not inserted:
         return []
     entries: list[dict[str, int]] = []

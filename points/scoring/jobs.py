@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select, update
 
 from points.db import utcnow
 from points.events.models import ActivityEvent, EventStatus
 from points.jobs import JobContext, job
+from points.ledger.expiry import expire_points
 from points.scoring.service import ScoringSummary, score_events
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ async def _count_failure(ctx: JobContext, event_ids: list[int], exc: Exception) 
         await session.exec(
             update(ActivityEvent)
             .where(
-                col(ActivityEvent.id).in_(event_ids), ActivityEvent.status == EventStatus.pending
+                col(ActivityEvent.id).in_(event_ids),
+                col(ActivityEvent.status) == EventStatus.pending,
             )
             .values(attempts=ActivityEvent.attempts + 1, last_error=repr(exc)[:2000])
         )
@@ -65,7 +67,7 @@ async def _count_failure(ctx: JobContext, event_ids: list[int], exc: Exception) 
             update(ActivityEvent)
             .where(
                 col(ActivityEvent.id).in_(event_ids),
-                ActivityEvent.status == EventStatus.pending,
+                col(ActivityEvent.status) == EventStatus.pending,
                 col(ActivityEvent.attempts) >= MAX_ATTEMPTS,
             )
             .values(status=EventStatus.parked.value)
@@ -83,7 +85,7 @@ async def score_pending(ctx: JobContext, *, older_than_seconds: int = 60) -> int
                 await session.exec(
                     select(ActivityEvent.id)
                     .where(
-                        ActivityEvent.status == EventStatus.pending,
+                        col(ActivityEvent.status) == EventStatus.pending,
                         ActivityEvent.received_at < cutoff,
                     )
                     .order_by(col(ActivityEvent.id))
@@ -101,9 +103,21 @@ async def retry_parked(ctx: JobContext, event_ids: Sequence[int]) -> int:
     async with ctx.db.session() as session:
         result = await session.exec(
             update(ActivityEvent)
-            .where(col(ActivityEvent.id).in_(event_ids), ActivityEvent.status == EventStatus.parked)
+            .where(
+                col(ActivityEvent.id).in_(event_ids),
+                col(ActivityEvent.status) == EventStatus.parked,
+            )
             .values(status=EventStatus.pending.value, attempts=0, last_error=None)
         )
         await session.commit()
     await ctx.queue.enqueue("score_events", event_ids=list(event_ids))
     return int(result.rowcount or 0)
+
+
+@job("expire_points")
+async def expire_points_job(ctx: JobContext) -> dict[str, int]:
+    """Daily: points older than POINTS_EXPIRY_MONTHS expire (no-op when it is 0)."""
+    async with ctx.db.session() as session:
+        result = await expire_points(session, ctx.settings, datetime.now(ctx.settings.zone).date())
+        await session.commit()
+        return result

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,14 +73,15 @@ async def _department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]
 
 async def _histories(session: AsyncSession, employee_ids: Sequence[int]) -> dict[int, ActorHistory]:
     facts: dict[int, list[_Fact]] = defaultdict(list)
-    rows = await session.exec(
-        select(
-            LedgerTransaction.employee_id,
-            LedgerTransaction.rule_id,
-            LedgerTransaction.points,
-            LedgerTransaction.effective_at,
-            LedgerTransaction.cap_period_key,
-            LedgerTransaction.once_value,
+    connection = await session.connection()
+    rows = await connection.execute(
+        select_columns(
+            col(LedgerTransaction.employee_id),
+            col(LedgerTransaction.rule_id),
+            col(LedgerTransaction.points),
+            col(LedgerTransaction.effective_at),
+            col(LedgerTransaction.cap_period_key),
+            col(LedgerTransaction.once_value),
         ).where(
             col(LedgerTransaction.employee_id).in_(employee_ids),
             col(LedgerTransaction.rule_id).is_not(None),
