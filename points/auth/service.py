@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
@@ -113,3 +114,25 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal:
         roles=frozenset({Role.employee, row.role}),
         via=f"token:{row.name}",
     )
+
+
+async def list_tokens(session: AsyncSession) -> Sequence[tuple[ApiToken, str | None]]:
+    """Every token with the userid it acts as (if any), newest first."""
+    rows = await session.exec(
+        select(ApiToken, Employee.userid)
+        .join(Employee, col(Employee.id) == col(ApiToken.employee_id), isouter=True)
+        .order_by(col(ApiToken.id).desc())
+    )
+    return rows.all()
+
+
+async def revoke_token(session: AsyncSession, *, token_id: int, revoked_by: str) -> bool:
+    token = await session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("no such token")
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    session.add(token)
+    await record(session, actor=revoked_by, action="token.revoke", target=token.name)
+    return True

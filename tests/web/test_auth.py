@@ -170,3 +170,29 @@ async def test_htmx_requests_get_only_the_fragment(client: httpx.AsyncClient, or
     fragment = await client.get("/people", params={"q": "张"}, headers={"HX-Request": "true"})
     assert "<html" in full.text and "<html" not in fragment.text
     assert "张三" in fragment.text and "赵六" not in fragment.text
+
+
+async def test_admin_creates_and_revokes_an_api_token(
+    client: httpx.AsyncClient, org: Org, pg: Store
+) -> None:
+    await login(client, org.admin.userid)
+    page = await client.get("/admin/tokens")
+    created = await client.post(
+        "/admin/tokens",
+        data={"csrf_token": csrf_from(page.text), "name": "office-screen", "role": "hr"},
+    )
+    token = re.search(r'data-testid="new-token">([^<]+)<', created.text)
+    assert token is not None
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    assert (await client.get("/api/v1/employees", headers=headers)).status_code == 200
+    async with pg.db.session() as session:
+        from points.auth.models import ApiToken
+
+        row = (await session.exec(select(ApiToken))).one()
+    await client.post(
+        "/admin/tokens",
+        data={"csrf_token": csrf_from(page.text), "action": "revoke", "token_id": str(row.id)},
+    )
+    assert (await client.get("/api/v1/employees", headers=headers)).status_code == 401
+    audit = await client.get("/admin/audit")
+    assert "token.create" in audit.text and "token.revoke" in audit.text

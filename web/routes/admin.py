@@ -10,6 +10,7 @@ from starlette.routing import Route
 from points.audit import service as audit
 from points.audit.service import record
 from points.auth.permissions import Permission
+from points.auth.service import create_token, list_tokens, revoke_token
 from points.errors import InvalidInput
 from points.events import service as intake
 from points.i18n import _
@@ -115,6 +116,42 @@ async def events(ctx: Ctx) -> Response:
     )
 
 
+@page(Permission.manage_tokens)
+async def tokens(ctx: Ctx) -> Response:
+    """API tokens: create one (shown once), revoke one; both audited."""
+    request = ctx.request
+    created: str | None = None
+    if request.method == "POST":
+        form = await request.form()
+        if form.get("action") == "revoke":
+            raw_id = str(form.get("token_id", ""))
+            if not raw_id.isdigit():
+                raise InvalidInput(_("Choose a token."))
+            await revoke_token(ctx.session, token_id=int(raw_id), revoked_by=ctx.principal.userid)
+            await ctx.session.commit()
+            return RedirectResponse("/admin/tokens", status_code=303)
+        try:
+            role = Role(str(form.get("role", "")))
+        except ValueError:
+            raise InvalidInput(_("Choose a role.")) from None
+        userid = str(form.get("userid", "")).strip() or None
+        created = await create_token(
+            ctx.session,
+            name=str(form.get("name", "")),
+            role=role,
+            userid=userid,
+            created_by=ctx.principal.userid,
+        )
+        await ctx.session.commit()
+    return render(
+        request,
+        "admin/tokens.html",
+        tokens=await list_tokens(ctx.session),
+        created=created,
+        roles=list(Role),
+    )
+
+
 @page(Permission.view_audit)
 async def hub(ctx: Ctx) -> Response:
     return render(ctx.request, "admin/hub.html")
@@ -123,6 +160,7 @@ async def hub(ctx: Ctx) -> Response:
 routes = [
     Route("/admin", hub),
     Route("/admin/events", events, methods=["GET", "POST"]),
+    Route("/admin/tokens", tokens, methods=["GET", "POST"]),
     Route("/admin/audit", audit_log),
     Route("/admin/roles", roles, methods=["GET", "POST"]),
 ]
