@@ -112,16 +112,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="run queued jobs, then exit")
 def worker(burst: bool) -> None:
     """Run background jobs from Redis (needs POINTS_REDIS_URL)."""
-    from arq.worker import Worker
-
-    from points.jobs.arq_queue import worker_settings
+    from points.jobs.arq_queue import run_worker
 
     settings = _settings()
     if not settings.REDIS_URL:
         raise click.ClickException(
             "POINTS_REDIS_URL is not set: without Redis, jobs run inside `points serve`."
         )
-    Worker(**worker_settings(settings, burst=burst)).run()
+    run_worker(settings, burst=burst)
 
 
 @main.group()
@@ -257,6 +255,183 @@ def reconcile() -> None:
 @main.group()
 def rules() -> None:
     """Scoring rules: validate, simulate, activate."""
+
+
+def _mount_rules_validate() -> None:
+    from rules.cli import validate_command
+
+    rules.add_command(validate_command)
+
+
+_mount_rules_validate()
+
+
+def _rule_text(file: Path) -> str:
+    from rules import validate_text
+
+    text = file.read_text(encoding="utf-8")
+    errors = validate_text(text)
+    if errors:
+        for problem in errors:
+            where = f"{file}:{problem.line}" if problem.line is not None else str(file)
+            message = str(problem).removeprefix(f"line {problem.line}: ")
+            click.echo(f"{where}: {message}", err=True)
+        sys.exit(1)
+    return text
+
+
+@rules.command("simulate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="first day (default: 30 days ago)")
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="last day, inclusive (default: now)"
+)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000))
+def rules_simulate(file: Path, since: Any, until: Any, as_json: bool, top: int) -> None:
+    """What-if: the rules in FILE against the active version, over stored events."""
+    from points.rulesets.service import compiled, ensure_active
+    from points.rulesets.simulation import simulate_stored, window_for
+    from rules import compile_ruleset
+
+    settings = _settings()
+    candidate = compile_ruleset(_rule_text(file), version=0)
+    window = window_for(
+        settings.zone,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+    )
+
+    async def run() -> Any:
+        from points.db import Database
+
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                active = await ensure_active(session)
+                await session.commit()
+                report = await simulate_stored(
+                    session, candidate, compiled(active), window, settings.zone
+                )
+                return report
+        finally:
+            await db.dispose()
+
+    report = _run(run)
+    data = report.to_dict(limit=top)
+    data["window"] = {"since": window.since.isoformat(), "until": window.until.isoformat()}
+    data["candidate_file"] = str(file)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    total = data["total"]
+    ratio = f" ({total['ratio'] - 1:+.1%})" if total["ratio"] is not None else ""
+    click.echo(
+        f"{file} vs active v{report.active_version} — {window.label(settings.zone)} "
+        f"({settings.TIMEZONE}): {report.events:,} events, {len(report.by_person):,} people, "
+        f"{report.elapsed_seconds:.1f}s"
+    )
+    click.echo(
+        f"points issued: active {total['active']:,} → candidate {total['candidate']:,}, "
+        f"difference {total['difference']:+,}{ratio}"
+    )
+    for title, table in (("by rule", data["by_rule"]), ("by department", data["by_department"])):
+        click.echo(f"\n{title}:")
+        click.echo(f"  {'':<28}{'active':>10}{'candidate':>11}{'difference':>12}")
+        for name, row in table.items():
+            click.echo(
+                f"  {name:<28}{row['active']:>10,}{row['candidate']:>11,}{row['difference']:>+12,}"
+            )
+    for title, rows in (("biggest winners", data["winners"]), ("biggest losers", data["losers"])):
+        click.echo(f"\n{title}:")
+        if not rows:
+            click.echo("  (none)")
+        for row in rows:
+            click.echo(
+                f"  {row['person']:<28}{row['active']:>10,}{row['candidate']:>11,}"
+                f"{row['difference']:>+12,}"
+            )
+
+
+@rules.command("activate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", default="", help="what changed, for the version history")
+@click.option(
+    "--by", "author", default="cli", show_default=True, help="who is activating (audit log)"
+)
+@click.option(
+    "--back-apply-since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="also apply the new rules to events since this day (adjustment entries)",
+)
+@click.option(
+    "--back-apply-until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="last day of the back-apply window, inclusive (default: now)",
+)
+def rules_activate(
+    file: Path, note: str, author: str, back_apply_since: Any, back_apply_until: Any
+) -> None:
+    """Save FILE as a new rule version and activate it (audited); optionally back-apply."""
+    from points.errors import DomainError
+    from points.rulesets.service import ensure_active, save_draft
+    from points.rulesets.simulation import window_for
+    from points.rulesets.workbench import activate
+
+    settings = _settings()
+    source = _rule_text(file)
+    if back_apply_until and not back_apply_since:
+        raise click.ClickException("--back-apply-until needs --back-apply-since")
+    window = (
+        window_for(
+            settings.zone,
+            since=back_apply_since.date(),
+            until=back_apply_until.date() if back_apply_until else None,
+        )
+        if back_apply_since
+        else None
+    )
+
+    async def run() -> Any:
+        from points.db import Database
+
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                previous = await ensure_active(session)
+                draft = await save_draft(
+                    session, source=source, author=author, note=note or f"{file.name}"
+                )
+                assert draft.id is not None
+                version, result = await activate(
+                    session, settings, version_id=draft.id, author=author, backapply=window
+                )
+                await session.commit()
+                return previous.id, version.id, result
+        finally:
+            await db.dispose()
+
+    try:
+        previous_id, version_id, result = _run(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"rules v{version_id} is active (was v{previous_id})")
+    if result is not None:
+        short = sum(line.short for line in result.lines)
+        click.echo(
+            f"back-applied {window.label(settings.zone) if window else ''}: "
+            f"{result.transactions} adjustment(s), net {result.points:+,} points"
+            + (f", {short:+,} not recoverable (already spent)" if short else "")
+        )
+
+
+def _add_wecom() -> None:
+    from points.wecom.cli import wecom
+
+    main.add_command(wecom)
+
+
+_add_wecom()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from sqlmodel import SQLModel
 
 from points.audit.models import AuditEntry
 from points.auth.models import ApiToken
+from points.boards.models import FrozenBoard, FrozenRank
+from points.dashboards.models import Pilot
 from points.events.models import ActivityEvent, EventConflict
 from points.ledger.models import (
     Account,
@@ -15,8 +17,11 @@ from points.ledger.models import (
     PeriodScore,
     RuleStreak,
 )
+from points.notifications.models import Notification
 from points.org.models import Department, Employee, RoleAssignment
+from points.rewards.models import Redemption, RedemptionStep, Reward, VoucherCode
 from points.rulesets.models import RuleVersion
+from points.wecom.models import ApprovalPolicyRule, BehaviorDay, CallbackStatus, ConnectorState
 
 metadata = SQLModel.metadata
 
@@ -24,16 +29,28 @@ __all__ = [
     "Account",
     "ActivityEvent",
     "ApiToken",
+    "ApprovalPolicyRule",
     "AuditEntry",
+    "BehaviorDay",
+    "CallbackStatus",
+    "ConnectorState",
     "Department",
     "DepartmentScore",
     "Employee",
     "EventConflict",
+    "FrozenBoard",
+    "FrozenRank",
     "LedgerEntry",
     "LedgerTransaction",
+    "Notification",
     "PeriodScore",
+    "Pilot",
+    "Redemption",
+    "RedemptionStep",
+    "Reward",
     "RoleAssignment",
     "RuleStreak",
     "RuleVersion",
+    "VoucherCode",
     "metadata",
 ]

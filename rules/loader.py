@@ -479,6 +479,12 @@ def _without_broken_fields(
     """The rule minus the fields pydantic rejected, for the remaining checks."""
     broken = {str(item["loc"][0]) for item in problem.errors() if item["loc"]}
     kept = {k: v for k, v in raw.items() if k not in broken}
+    # `pionts: 5` is one mistake: the field it was meant to be counts as present.
+    for item in problem.errors():
+        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
+            close = suggest(str(item["loc"][0]), RULE_FIELDS, cutoff=0.5)
+            if close:
+                broken.add(close)
     kept.setdefault("id", "#")
     kept.setdefault("title", "#")
     if not isinstance(kept["id"], str) or not isinstance(kept["title"], str):

@@ -6,6 +6,91 @@ from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
+_REDEMPTION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+REWARD_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/leaderboards/{period}": {
+        "get": {
+            "summary": "A leaderboard: top N and the viewer (or `around`) with two neighbours",
+            "description": "period: week, month, quarter, year, all or campaign (with from/to). "
+            "Closed weeks and months answer their frozen (published) result with "
+            "adjustments. view=departments ranks departments by points per head and "
+            "participation (departments under 5 people folded into their parent).",
+            "parameters": [
+                {"name": "period", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "key", "in": "query", "schema": {"type": "string"}},
+                {"name": "scope", "in": "query", "schema": {"type": "string"}},
+                {"name": "around", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},
+                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {"name": "view", "in": "query", "schema": {"enum": ["people", "departments"]}},
+                {"name": "order", "in": "query", "schema": {"enum": ["per_head", "participation"]}},
+            ],
+        }
+    },
+    "/api/v1/dashboard": {
+        "get": {
+            "summary": "Adoption figures of a department subtree (heads: their own; HR: any)",
+            "parameters": [
+                {"name": "department", "in": "query", "schema": {"type": "integer"}},
+                {"name": "period", "in": "query", "schema": {"enum": ["week", "month", "quarter"]}},
+                {"name": "key", "in": "query", "schema": {"type": "string"}},
+            ],
+        }
+    },
+    "/api/v1/rewards": {
+        "get": {"summary": "The catalogue the caller may redeem, with affordability"},
+        "post": {
+            "summary": "Add a reward (HR/admin)",
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "name": "咖啡券",
+                            "price": 30,
+                            "stock": 100,
+                            "fulfilment": "voucher",
+                        }
+                    }
+                }
+            },
+        },
+    },
+    "/api/v1/redemptions": {
+        "post": {
+            "summary": "Request a redemption (the price is held); honours Idempotency-Key",
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
+            ],
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "example": {"reward_id": 1, "employee": "zhangsan (HR/admin only)"}
+                    }
+                }
+            },
+        }
+    },
+    "/api/v1/redemptions/{id}": {
+        "get": {
+            "summary": "One redemption (owner, HR, or its approver)",
+            "parameters": [_REDEMPTION_ID],
+        }
+    },
+    **{
+        f"/api/v1/redemptions/{{id}}/{action}": {
+            "post": {"summary": summary, "parameters": [_REDEMPTION_ID]}
+        }
+        for action, summary in (
+            ("approve", "Approve (the reward's approver)"),
+            ("decline", 'Decline with {"reason": …}; the hold is released'),
+            ("fulfil", "Fulfil (HR): points spent, voucher code given"),
+            ("cancel", "Cancel (the requester, before fulfilment)"),
+        )
+    },
+}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/employees": {
         "get": {
@@ -30,6 +115,7 @@ PATHS: dict[str, dict[str, Any]] = {
             ],
         }
     },
+    **REWARD_PATHS,
 }
 
 

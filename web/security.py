@@ -163,9 +163,12 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem(N_("My points"), "/", Permission.view_own, "★"),
     NavItem(N_("History"), "/history", Permission.view_own, "≡"),
-    NavItem(N_("My department"), "/department", Permission.view_department, "▦"),
+    NavItem(N_("Leaderboard"), "/boards", Permission.view_own, "♛"),
+    # The dashboard supersedes the member list; /department still works (linked from it).
+    NavItem(N_("Dashboard"), "/dashboard", Permission.view_department, "▦"),
     NavItem(N_("People"), "/people", Permission.view_company, "☰"),
     NavItem(N_("Rewards"), "/rewards", Permission.redeem, "🎁"),
+    NavItem(N_("Rules"), "/rules", Permission.manage_rules, "§"),
     # HR approve inside Fulfilment; admins reach Fulfilment from the Admin hub.
     NavItem(
         N_("Approvals"),
@@ -215,6 +218,24 @@ ADMIN_LINKS: tuple[AdminLink, ...] = (
         "/admin/events",
         Permission.view_audit,
         N_("Events by status, parked events, conflicting replays"),
+    ),
+    AdminLink(
+        N_("API tokens"),
+        "/admin/tokens",
+        Permission.manage_tokens,
+        N_("Bearer tokens for the REST API, e.g. an office screen"),
+    ),
+    AdminLink(
+        N_("WeCom connection"),
+        "/admin/wecom",
+        Permission.manage_settings,
+        N_("Callback URL, last callback, pull connectors, test the connection"),
+    ),
+    AdminLink(
+        N_("Approval deadlines"),
+        "/rules/approval-deadlines",
+        Permission.manage_rules,
+        N_("When an approval counts as submitted on time, per template"),
     ),
 )
 

@@ -25,6 +25,7 @@ class Permission(enum.StrEnum):
     manage_tokens = "manage_tokens"
     manage_settings = "manage_settings"
     view_audit = "view_audit"
+    manage_pilots = "manage_pilots"  # define pilot programmes (试点) and their goals
 
 
 _EMPLOYEE = {Permission.view_own, Permission.redeem}
@@ -37,6 +38,7 @@ _HR = _HEAD | {
     Permission.adjust_points,
     Permission.export,
     Permission.submit_events,
+    Permission.manage_pilots,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.employee: frozenset(_EMPLOYEE),

@@ -85,3 +85,56 @@ def run_all(names: list[str] | None, quick: bool) -> list[BenchResult]:
         if unknown:
             raise KeyError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     return [asyncio.run(fn(quick)) for name, fn in chosen.items() if not names or name in names]
+
+
+@scenario("leaderboard")
+async def leaderboard(quick: bool) -> BenchResult:
+    """Top 50 + me ± 2 from period scores vs GROUP BY over the ledger entries (PostgreSQL).
+
+    100,000 employees and 10,000,000 entries (quick: 10,000 and 300,000), loaded with
+    COPY into a throwaway database (POINTS_BENCH_PG, default the local server).
+    """
+    from points.boards.bench import run
+
+    return await run(quick)
+
+
+@scenario("scoring throughput")
+async def scoring_throughput(quick: bool) -> BenchResult:
+    """Events/s from intake to committed ledger entries on PostgreSQL, default rules,
+    vs writing the same ledger rows with plain batched INSERTs (see points/bench/scoring.py).
+    """
+    from points.bench.scoring import run
+
+    return await run(quick)
+
+
+@scenario("callback intake")
+async def callback_intake(quick: bool) -> BenchResult:
+    """Sealed WeCom callbacks/s through the real endpoint (uvicorn, loopback) vs a bare
+    Starlette route under the same client; p99 latency (see points/bench/callbacks.py).
+    """
+    from points.bench.callbacks import run
+
+    return await run(quick)
+
+
+@scenario("redemption")
+async def redemption(quick: bool) -> BenchResult:
+    """Successful redemptions/s on one hot reward under 16 concurrent clients (PostgreSQL)
+    vs the bare conditional UPDATE of one balance row (see points/rewards/bench.py).
+    """
+    from points.rewards.bench import run
+
+    return await run(quick)
+
+
+@scenario("simulation")
+async def simulation(quick: bool) -> BenchResult:
+    """A candidate rule set against the active one over 1,000,000 stored events on
+    PostgreSQL (quick: 50,000) vs streaming the same rows without evaluating them
+    (see points/rulesets/bench.py).
+    """
+    from points.rulesets.bench import run
+
+    return await run(quick)

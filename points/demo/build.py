@@ -9,6 +9,7 @@ from points.demo.activity import feed_activity
 from points.demo.company import build_company
 from points.jobs import InlineQueue
 from points.migrate import upgrade_async
+from points.rewards.demo import build_demo_rewards
 from points.rulesets.service import ensure_active
 from points.settings import Settings
 
@@ -31,6 +32,9 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
         queue = InlineQueue(settings, db)
         events = await feed_activity(db, queue, days=days, seed=seed, zone=settings.zone)
         lines.append(f"{events} events of {days} days scored")
+        async with db.session() as session:
+            lines.append(await build_demo_rewards(session, settings, seed))
+            await session.commit()
     finally:
         await db.dispose()
     lines.append(f"built in {time.perf_counter() - started:.1f} s")

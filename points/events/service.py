@@ -98,26 +98,35 @@ async def ingest(
                 "status": (EventStatus.pending if employee_id else EventStatus.unmatched).value,
             }
         )
-    stmt = insert_for(session, ActivityEvent).values(rows)
+    stmt = insert_for(session, ActivityEvent)
     stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
         col(ActivityEvent.id), col(ActivityEvent.external_id)
     )
+    # Executemany (compiled once, batched by SQLAlchemy) rather than one huge VALUES.
+    connection = await session.connection()
     created = dict(
-        (external_id, event_id) for event_id, external_id in (await session.exec(stmt)).all()
+        (external_id, event_id)
+        for event_id, external_id in (await connection.execute(stmt, rows)).all()
     )
+    # What was just written is known; only the ids seen before need reading back.
     stored = {
-        external_id: (event_id, digest)
+        r["external_id"]: (created[r["external_id"]], r["payload_hash"])
+        for r in rows
+        if r["external_id"] in created
+    }
+    known = [e.external_id for e in events if e.external_id not in created]
+    if known:
         for event_id, external_id, digest in (
             await session.exec(
                 select(
                     ActivityEvent.id, ActivityEvent.external_id, ActivityEvent.payload_hash
                 ).where(
                     ActivityEvent.source == source,
-                    col(ActivityEvent.external_id).in_([e.external_id for e in events]),
+                    col(ActivityEvent.external_id).in_(known),
                 )
             )
-        ).all()
-    }
+        ).all():
+            stored[external_id] = (event_id, digest)
     results: list[IntakeResult] = []
     first_copy: set[str] = set()
     for event, digest in zip(events, hashes, strict=True):

@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
+import time
 from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Retry
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from points.db import Database
 from points.jobs import JOBS, InlineQueue, JobContext, job_function
 from points.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
+
+
+def redis_settings(redis_url: str) -> RedisSettings:
+    """Connection settings that ride out a Redis restart.
+
+    Every command is retried with backoff for about half a minute, so a worker (and
+    the web process enqueueing) waits for Redis to come back instead of dying.
+    """
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.retry = RedisRetry(ExponentialBackoff(cap=5.0, base=0.2), retries=10)
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    return settings
+
+
+def retry_delay(job_try: int) -> float:
+    """Seconds before try ``job_try + 1`` of a failed job: 1, 2, 4, 8… (at most a minute)."""
+    return float(min(2 ** max(job_try - 1, 0), 60))
+
 
 class ArqQueue:
     def __init__(self, redis_url: str) -> None:
-        self.redis_settings = RedisSettings.from_dsn(redis_url)
+        self.redis_settings = redis_settings(redis_url)
         self._pool: ArqRedis | None = None
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
@@ -31,7 +60,15 @@ class ArqQueue:
 
 def _arq_function(name: str) -> Any:
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
-        return await JOBS[name](ctx["points"], **kwargs)
+        try:
+            return await JOBS[name](ctx["points"], **kwargs)
+        except Exception as exc:
+            # arq retries only jobs that raise Retry; a failure here is usually a lost
+            # database connection, and every job is safe to run again (database keys
+            # decide), so try again with backoff until max_tries.
+            job_try = int(ctx.get("job_try") or 1)
+            log.warning("job %s failed on try %d: %r", name, job_try, exc)
+            raise Retry(defer=retry_delay(job_try)) from exc
 
     run.__qualname__ = run.__name__ = name
     return run
@@ -50,13 +87,47 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
     await job_ctx.db.dispose()
 
 
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    """``points worker``: an arq worker, started afresh whenever Redis drops it.
+
+    arq gives up on some connection errors (Redis restarting in the middle of a WATCH
+    kills the worker); every job is safe to run again, so wait and start over.
+    """
+    from arq.worker import Worker
+
+    delay = 1.0
+    while True:
+        worker = Worker(**worker_settings(settings, burst=burst))
+        try:
+            worker.run()
+            return
+        except RedisError as exc:
+            _release(worker)
+            if burst:
+                raise
+            log.warning("lost Redis (%r); starting the worker again in %.0fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def _release(worker: Any) -> None:
+    """After a worker died: close its database pool and give signals back their defaults."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(Exception):
+            worker.loop.remove_signal_handler(sig)
+    job_ctx = worker.ctx.get("points")
+    if job_ctx is not None:
+        with contextlib.suppress(Exception):
+            worker.loop.run_until_complete(job_ctx.db.dispose())
+
+
 def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for ``arq.Worker``; every registered job is served."""
     import points.jobs.registry  # noqa: F401  (registers the jobs)
 
     options: dict[str, Any] = {
         "functions": [_arq_function(name) for name in sorted(JOBS)],
-        "redis_settings": RedisSettings.from_dsn(settings.REDIS_URL or "redis://127.0.0.1:6379"),
+        "redis_settings": redis_settings(settings.REDIS_URL or "redis://127.0.0.1:6379"),
         "on_startup": _startup,
         "on_shutdown": _shutdown,
         "ctx": {"settings": settings},
@@ -66,5 +137,22 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "job_timeout": 300,
         "keep_result": 60,
     }
+    # Scheduled jobs (WeCom pull connectors, outbox, digest), in the company's time zone.
+    options["cron_jobs"] = _cron_jobs()
+    options["timezone"] = settings.zone
     options.update(overrides)
     return options
+
+
+def _cron_jobs() -> list[Any]:
+    from arq import cron
+
+    from points.wecom.jobs import CRON_SCHEDULE
+
+    # A cron job's name must differ from the function's, which arq also serves by name.
+    jobs = [cron(_arq_function(name), name=f"cron:{name}", **when) for name, when in CRON_SCHEDULE]
+    # The scoring safety net: events whose job was lost (Redis restarted empty, a job
+    # that ran out of tries) are found every minute, and when a worker starts.
+    sweep = _arq_function("score_pending")
+    jobs.append(cron(sweep, name="cron:score_pending", run_at_startup=True))
+    return jobs

@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-import points.scoring.jobs  # noqa: F401
+import points.boards.jobs
+import points.rewards.jobs
+import points.scoring.jobs
+import points.wecom.jobs  # noqa: F401

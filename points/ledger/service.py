@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.db import utcnow
+from points.ledger import bulk_pg
 from points.ledger.models import (
     EARNING_KINDS,
     Account,
@@ -43,6 +45,10 @@ def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
     if session.bind.dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def period_keys(moment: datetime, zone: tzinfo) -> list[tuple[Period, str]]:
@@ -106,13 +112,27 @@ async def account_ids(session: AsyncSession, refs: Iterable[AccountRef]) -> dict
     """Ids of the accounts, creating the people's accounts that do not exist yet."""
     wanted = set(refs)
     people = sorted({(e, k) for e, k in wanted if e is not None})
-    if people:
-        stmt = insert_for(session, Account).values(
-            [{"employee_id": e, "kind": k.value, "balance": 0} for e, k in people]
-        )
-        await session.exec(stmt.on_conflict_do_nothing(index_elements=["employee_id", "kind"]))
-    found: dict[AccountRef, int] = {}
     employee_ids = sorted({e for e, _k in people if e is not None})
+    found = await _people_accounts(session, employee_ids)
+    missing = [ref for ref in people if ref not in found]
+    if missing:
+        stmt = insert_for(session, Account).on_conflict_do_nothing(
+            index_elements=["employee_id", "kind"]
+        )
+        connection = await session.connection()
+        await connection.execute(
+            stmt, [{"employee_id": e, "kind": k.value, "balance": 0} for e, k in missing]
+        )
+        found = await _people_accounts(session, employee_ids)
+    if any(e is None for e, _k in wanted):
+        found.update(await system_accounts(session))
+    return {ref: found[ref] for ref in wanted}
+
+
+async def _people_accounts(
+    session: AsyncSession, employee_ids: Sequence[int]
+) -> dict[AccountRef, int]:
+    found: dict[AccountRef, int] = {}
     if employee_ids:
         rows = await session.exec(
             select(Account.id, Account.employee_id, Account.kind).where(
@@ -121,9 +141,7 @@ async def account_ids(session: AsyncSession, refs: Iterable[AccountRef]) -> dict
         )
         for account_id, employee_id, kind in rows.all():
             found[(employee_id, AccountKind(kind))] = account_id  # type: ignore[assignment]
-    if any(e is None for e, _k in wanted):
-        found.update(await system_accounts(session))
-    return {ref: found[ref] for ref in wanted}
+    return found
 
 
 async def system_accounts(session: AsyncSession) -> dict[AccountRef, int]:
@@ -193,14 +211,21 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
         }
         for p in postings
     ]
-    stmt: Insert = insert_for(session, LedgerTransaction).values(rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
-        col(LedgerTransaction.id), col(LedgerTransaction.key)
-    )
-    inserted = (await session.exec(stmt)).all()
+    postgres = _is_postgres(session)
+    if postgres:
+        inserted = await bulk_pg.insert_transactions(session, rows, utcnow())
+    else:
+        stmt: Insert = insert_for(session, LedgerTransaction)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
+            col(LedgerTransaction.id), col(LedgerTransaction.key)
+        )
+        # Executemany, not one giant VALUES: the statement is compiled once and cached,
+        # and SQLAlchemy batches the rows itself (insertmanyvalues).
+        connection = await session.connection()
+        inserted = [(i, k) for i, k in (await connection.execute(stmt, rows)).all()]
     if not inserted:
         return []
-    entries: list[dict[str, int]] = []
+    entries: list[tuple[int, int, int]] = []
     deltas: dict[int, int] = defaultdict(int)
     people: dict[tuple[int, Period, str], int] = defaultdict(int)
     departments: dict[tuple[int, Period, str], int] = defaultdict(int)
@@ -208,19 +233,34 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
         posting = by_key[key]
         for ref, amount in posting.legs:
             account_id = ids[ref]
-            entries.append(
-                {"transaction_id": transaction_id, "account_id": account_id, "amount": amount}
-            )
+            entries.append((transaction_id, account_id, amount))
             deltas[account_id] += amount
         if posting.kind in EARNING_KINDS and posting.points:
             for period, pkey in period_keys(posting.effective_at, zone):
                 people[(posting.employee_id, period, pkey)] += posting.points
                 if posting.department_id is not None:
                     departments[(posting.department_id, period, pkey)] += posting.points
-    await session.exec(insert_for(session, LedgerEntry).values(entries))
-    await _apply_balances(session, deltas)
-    await _add_scores(session, PeriodScore, "employee_id", people)
-    await _add_scores(session, DepartmentScore, "department_id", departments)
+    changes = [(a, d) for a, d in sorted(deltas.items()) if d]
+    if postgres:
+        await bulk_pg.insert_entries(session, entries)
+        if changes:
+            await bulk_pg.apply_balances(session, changes)
+        for table, owner, scores in (
+            ("period_score", "employee_id", people),
+            ("department_score", "department_id", departments),
+        ):
+            values = [(o, p.value, k, v) for (o, p, k), v in sorted(scores.items()) if v]
+            if values:
+                await bulk_pg.add_scores(session, table, owner, values)
+    else:
+        connection = await session.connection()
+        await connection.execute(
+            insert_for(session, LedgerEntry),
+            [{"transaction_id": t, "account_id": a, "amount": m} for t, a, m in entries],
+        )
+        await _apply_balances(session, dict(changes))
+        await _add_scores(session, PeriodScore, "employee_id", people)
+        await _add_scores(session, DepartmentScore, "department_id", departments)
     return [transaction_id for transaction_id, _key in inserted]
 
 
@@ -254,12 +294,13 @@ async def _add_scores(
     ]
     if not values:
         return
-    stmt = insert_for(session, model).values(values)
+    stmt = insert_for(session, model)
     stmt = stmt.on_conflict_do_update(
         index_elements=[owner, "period", "period_key"],
         set_={"points": model.points + stmt.excluded.points},
     )
-    await session.exec(stmt)
+    connection = await session.connection()
+    await connection.execute(stmt, values)  # executemany: compiled once, rows in order
 
 
 async def balances(session: AsyncSession, employee_id: int) -> dict[AccountKind, int]:

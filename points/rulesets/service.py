@@ -7,7 +7,9 @@ done once, and a newly activated version is picked up on the next lookup.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,14 +21,17 @@ from points.rulesets.models import RuleVersion, VersionStatus
 from rules import CompiledRuleset, compile_ruleset, validate_text
 from rules.loader import DEFAULT_RULES_PATH
 
-_compiled: dict[int, CompiledRuleset] = {}
+_compiled: dict[tuple[int, str], CompiledRuleset] = {}
 
 
 def compiled(version: RuleVersion) -> CompiledRuleset:
+    """The version's rules compiled for evaluation (cached per version number)."""
     assert version.id is not None
-    ruleset = _compiled.get(version.id)
+    # Keyed by the text too: a rebuilt database (tests, a demo reset) reuses numbers.
+    key = (version.id, version.source)
+    ruleset = _compiled.get(key)
     if ruleset is None:
-        ruleset = _compiled[version.id] = compile_ruleset(version.source, version=version.id)
+        ruleset = _compiled[key] = compile_ruleset(version.source, version=version.id)
     return ruleset
 
 
@@ -40,6 +45,7 @@ def check_source(source: str) -> None:
 async def save_draft(
     session: AsyncSession, *, source: str, author: str, note: str = ""
 ) -> RuleVersion:
+    """Store valid rule text as a new draft version; audited."""
     check_source(source)
     version = RuleVersion(source=source, created_by=author, note=note[:500])
     session.add(version)
@@ -48,9 +54,21 @@ async def save_draft(
     return version
 
 
-async def activate(session: AsyncSession, *, version_id: int, author: str) -> RuleVersion:
-    """Make a version the active one (retiring the previous); audited."""
-    version = await session.get(RuleVersion, version_id)
+async def activate(
+    session: AsyncSession,
+    *,
+    version_id: int,
+    author: str,
+    ip: str = "",
+    details: dict[str, Any] | None = None,
+) -> RuleVersion:
+    """Make a version the active one (retiring the previous); audited.
+
+    Activating an older (retired) version is a rollback. Of two concurrent
+    activations the later fails on the one-active index (``IntegrityError``), so
+    two versions can never be active at once.
+    """
+    version = await session.get(RuleVersion, version_id, populate_existing=True)
     if version is None:
         raise NotFound(_("No such rule version."))
     if version.status == VersionStatus.active:
@@ -71,12 +89,18 @@ async def activate(session: AsyncSession, *, version_id: int, author: str) -> Ru
         actor=author,
         action="rules.activate",
         target=f"v{version.id}",
-        details={"previous": previous.id if previous else None},
+        details={
+            "previous": previous.id if previous else None,
+            "rollback": previous is not None and (version.id or 0) < (previous.id or 0),
+            **(details or {}),
+        },
+        ip=ip,
     )
     return version
 
 
 async def active_version(session: AsyncSession) -> RuleVersion | None:
+    """The active version, or None on a fresh installation."""
     return (
         await session.exec(select(RuleVersion).where(RuleVersion.status == VersionStatus.active))
     ).first()
@@ -88,10 +112,28 @@ async def ensure_active(session: AsyncSession) -> RuleVersion:
     if version is not None:
         return version
     source = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
-    draft = await save_draft(session, source=source, author="system", note="默认规则")
-    assert draft.id is not None
-    return await activate(session, version_id=draft.id, author="system")
+    try:
+        async with session.begin_nested():
+            draft = await save_draft(session, source=source, author="system", note="默认规则")
+            assert draft.id is not None
+            return await activate(session, version_id=draft.id, author="system")
+    except IntegrityError:
+        # Workers scoring at once on a new installation: one of them made the
+        # defaults active first (the one-active index said so); use that version.
+        version = await active_version(session)
+        if version is None:
+            raise
+        return version
 
 
 async def list_versions(session: AsyncSession) -> Sequence[RuleVersion]:
+    """Every version, newest first."""
     return (await session.exec(select(RuleVersion).order_by(col(RuleVersion.id).desc()))).all()
+
+
+async def get_version(session: AsyncSession, version_id: int) -> RuleVersion:
+    """One version, or NotFound."""
+    version = await session.get(RuleVersion, version_id)
+    if version is None:
+        raise NotFound(_("No such rule version."))
+    return version

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # After this many failed attempts an event is parked for an admin to look at.
 MAX_ATTEMPTS = 5
-BATCH = 500
+BATCH = 1000
 # SQLite has one writer: scoring tasks in one process take turns.
 _sqlite_turns = asyncio.Lock()
 

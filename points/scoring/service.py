@@ -9,12 +9,13 @@ second worker, a replayed batch — writes nothing new. People in a batch are lo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select as select_columns
-from sqlmodel import col, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.db import utcnow
@@ -25,7 +26,7 @@ from points.ledger.service import Posting, earning_legs, insert_for, lock_people
 from points.org.models import Department, Employee, EmployeeStatus
 from points.rulesets.service import compiled, ensure_active
 from points.settings import Settings
-from rules import ActorHistory, Event, StreakState, history_from_ledger, score_event
+from rules import ActorHistory, Event, StreakState, score_event
 
 # Event types that take back what an earlier event of the same object earned,
 # and the attribute naming the object. Events may also name what they take back
@@ -46,17 +47,6 @@ class ScoringSummary:
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-@dataclass(frozen=True)
-class _Fact:
-    """One ledger row as the rule engine's history wants it."""
-
-    rule_id: str
-    points: int
-    occurred_at: datetime
-    period_key: str | None
-    once_value: str | None
-
-
 async def _department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
     """For each department: its name and id, then its ancestors', most specific first."""
     departments = {d.id: d for d in (await session.exec(select(Department))).all()}
@@ -71,34 +61,95 @@ async def _department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]
     return labels
 
 
-async def _histories(session: AsyncSession, employee_ids: Sequence[int]) -> dict[int, ActorHistory]:
-    facts: dict[int, list[_Fact]] = defaultdict(list)
+# Caps are at most a quarter long: older cap sums can never matter.
+CAP_LOOKBACK = timedelta(days=93)
+
+
+class _Occurrence(Protocol):
+    """What history loading needs of an event (a stored one or an engine Event)."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+
+
+async def _histories(
+    session: AsyncSession, employee_ids: Sequence[int], events: Sequence[_Occurrence]
+) -> dict[int, ActorHistory]:
+    """The rule history of each person, aggregated by the database.
+
+    Only what the engine can consult for this batch is read: cap sums of recent
+    periods, the latest award per rule (cooldowns, first_time), and the once_per
+    values that occur in these events — so the cost does not grow with the ledger.
+    """
+    histories = {e: ActorHistory() for e in employee_ids}
+    if not employee_ids or not events:
+        return histories
+    earliest = min(e.occurred_at for e in events) - CAP_LOOKBACK
+    rule_kinds = [TransactionKind.award.value, TransactionKind.reversal.value]
+    mine = (
+        col(LedgerTransaction.employee_id).in_(employee_ids),
+        col(LedgerTransaction.rule_id).is_not(None),
+        col(LedgerTransaction.kind).in_(rule_kinds),
+    )
     connection = await session.connection()
-    rows = await connection.execute(
+    caps = await connection.execute(
         select_columns(
             col(LedgerTransaction.employee_id),
             col(LedgerTransaction.rule_id),
-            col(LedgerTransaction.points),
-            col(LedgerTransaction.effective_at),
             col(LedgerTransaction.cap_period_key),
-            col(LedgerTransaction.once_value),
-        ).where(
-            col(LedgerTransaction.employee_id).in_(employee_ids),
-            col(LedgerTransaction.rule_id).is_not(None),
-            col(LedgerTransaction.kind).in_(
-                [TransactionKind.award.value, TransactionKind.reversal.value]
-            ),
+            func.sum(col(LedgerTransaction.points)),
+        )
+        .where(
+            *mine,
+            col(LedgerTransaction.cap_period_key).is_not(None),
+            col(LedgerTransaction.effective_at) >= earliest,
+        )
+        .group_by(
+            col(LedgerTransaction.employee_id),
+            col(LedgerTransaction.rule_id),
+            col(LedgerTransaction.cap_period_key),
         )
     )
-    for employee_id, rule_id, points, effective_at, cap_key, once_value in rows.all():
-        assert rule_id is not None
-        facts[employee_id].append(_Fact(rule_id, points, effective_at, cap_key, once_value))
-    streaks: dict[int, dict[str, StreakState]] = defaultdict(dict)
+    for employee_id, rule_id, cap_key, points in caps.all():
+        histories[employee_id].period_points[(str(rule_id), str(cap_key))] = int(points)
+    latest = await connection.execute(
+        select_columns(
+            col(LedgerTransaction.employee_id),
+            col(LedgerTransaction.rule_id),
+            func.max(col(LedgerTransaction.effective_at)),
+        )
+        .where(*mine)
+        .group_by(col(LedgerTransaction.employee_id), col(LedgerTransaction.rule_id))
+    )
+    for employee_id, rule_id, last in latest.all():
+        history = histories[employee_id]
+        history.last_award_at[str(rule_id)] = last
+        history.rules_awarded.add(str(rule_id))
+    candidates = sorted(
+        {
+            str(value)
+            for event in events
+            for value in event.attributes.values()
+            if isinstance(value, str | int | float) and value != ""
+        }
+    )
+    if candidates:
+        onces = await connection.execute(
+            select_columns(
+                col(LedgerTransaction.employee_id),
+                col(LedgerTransaction.rule_id),
+                col(LedgerTransaction.once_value),
+            ).where(*mine, col(LedgerTransaction.once_value).in_(candidates))
+        )
+        for employee_id, rule_id, once_value in onces.all():
+            histories[employee_id].once_values.setdefault(str(rule_id), set()).add(str(once_value))
     for row in (
         await session.exec(select(RuleStreak).where(col(RuleStreak.employee_id).in_(employee_ids)))
     ).all():
-        streaks[row.employee_id][row.rule_id] = StreakState(row.last_period, row.length)
-    return {e: history_from_ledger(facts.get(e, []), streaks.get(e)) for e in employee_ids}
+        histories[row.employee_id].streaks[row.rule_id] = StreakState(row.last_period, row.length)
+    return histories
 
 
 async def score_events(
@@ -106,25 +157,30 @@ async def score_events(
 ) -> ScoringSummary:
     """Score these events (those still pending) in the caller's transaction."""
     summary = ScoringSummary()
+    pending = (
+        await session.exec(
+            select(ActivityEvent.employee_id).where(
+                col(ActivityEvent.id).in_(event_ids),
+                ActivityEvent.status == EventStatus.pending,
+            )
+        )
+    ).all()
+    if not pending:
+        return summary
+    people = sorted({e for e in pending if e is not None})
+    await lock_people(session, people)
+    # Read the events only now, under the locks: another worker may have scored
+    # some of them while we waited.
     events = list(
         (
             await session.exec(
                 select(ActivityEvent)
-                .where(
-                    col(ActivityEvent.id).in_(event_ids),
-                    ActivityEvent.status == EventStatus.pending,
-                )
+                .where(col(ActivityEvent.id).in_(event_ids))
                 .order_by(col(ActivityEvent.occurred_at), col(ActivityEvent.id))
+                .execution_options(populate_existing=True)
             )
         ).all()
     )
-    if not events:
-        return summary
-    people = sorted({e.employee_id for e in events if e.employee_id is not None})
-    await lock_people(session, people)
-    # Another worker may have scored them while we waited for the locks.
-    for event in events:
-        await session.refresh(event)
     events = [e for e in events if e.status == EventStatus.pending]
     employees = {
         e.id: e
@@ -133,18 +189,23 @@ async def score_events(
     labels = await _department_labels(session)
     version = await ensure_active(session)
     ruleset = compiled(version)
-    histories = await _histories(session, people)
+    histories = await _histories(session, people, events)
     zone = settings.zone
     postings: list[Posting] = []
     streak_updates: dict[tuple[int, str], StreakState] = {}
     reversing: list[ActivityEvent] = []
-    now = utcnow()
+    # One UPDATE marks the whole batch scored (and the session's copies with it).
+    await session.exec(
+        update(ActivityEvent)
+        .where(col(ActivityEvent.id).in_([e.id for e in events]))
+        .values(
+            status=EventStatus.scored.value,
+            scored_at=utcnow(),
+            attempts=col(ActivityEvent.attempts) + 1,
+        )
+    )
     for event in events:
         summary.events += 1
-        event.status = EventStatus.scored
-        event.scored_at = now
-        event.attempts += 1
-        session.add(event)
         employee = employees.get(event.employee_id) if event.employee_id else None
         if employee is None or employee.excluded:
             summary.skipped["excluded"] += 1

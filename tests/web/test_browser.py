@@ -22,8 +22,13 @@ from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--no-first-run", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 pytestmark = pytest.mark.browser
 
@@ -56,8 +61,9 @@ def served_demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
     head = asyncio.run(seed())
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -87,14 +93,20 @@ def test_dev_login_as_a_head_shows_the_chinese_home_on_a_phone(
             page.wait_for_url(f"{base}/")
             assert page.locator("h1").inner_text().startswith("你好，")
             nav = page.locator("nav.nav").inner_text()
-            assert "我的积分" in nav and "我的部门" in nav and "审计日志" not in nav
+            assert "我的积分" in nav and "看板" in nav and "审计日志" not in nav
             assert page.locator("[data-testid=who]").inner_text().find("主管") >= 0
             # Nothing spills sideways on a phone-sized screen.
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390
             page.screenshot(path=str(tmp_path / "home-phone.png"), full_page=True)
-            page.locator("nav.nav a", has_text="我的部门").click()
-            page.wait_for_url(f"{base}/department")
+            page.locator("nav.nav a", has_text="看板").click()
+            page.wait_for_url(f"{base}/dashboard")
+            assert page.locator("h1").inner_text().startswith("看板")
+            assert page.locator("svg.chart").count() > 0
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            # The member list the dashboard supersedes is one tap away.
+            page.locator("a", has_text="成员列表").click()
+            page.wait_for_url(f"{base}/department**")
             assert page.locator(".people li").count() > 0
         finally:
             browser.close()

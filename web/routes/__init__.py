@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web.routes import admin, api, org, pages, points_pages, system
+from web.routes import (
+    admin,
+    api,
+    boards,
+    boards_api,
+    dashboards,
+    org,
+    pages,
+    points_pages,
+    rewards,
+    rewards_api,
+    rules_pages,
+    system,
+    wecom,
+)
 
 routes: list[BaseRoute] = [
     *system.routes,
@@ -13,4 +27,11 @@ routes: list[BaseRoute] = [
     *org.routes,
     *admin.routes,
     *api.routes,
+    *rewards.routes,
+    *rewards_api.routes,
+    *wecom.routes,
+    *boards.routes,
+    *dashboards.routes,
+    *boards_api.routes,
+    *rules_pages.routes,
 ]

@@ -95,7 +95,7 @@ async def events(ctx: Ctx) -> Response:
     request = ctx.request
     if request.method == "POST":
         form = await request.form()
-        ids = [int(v) for v in form.getlist("event_id") if str(v).isdigit()]
+        ids = [int(v) for v in form.getlist("event_id") if isinstance(v, str) and v.isdigit()]
         job_ctx = JobContext(ctx.settings, request.app.state.db, ctx.queue)
         retried = await retry_parked(job_ctx, ids)
         await record(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -51,7 +52,7 @@ async def my_history(ctx: Ctx) -> Response:
     return await _history_page(ctx, employee.userid, "history.html")
 
 
-async def _history_page(ctx: Ctx, userid: str, template: str, **extra: object) -> Response:
+async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> Response:
     request = ctx.request
     employee = await org.get_employee(ctx.session, userid)
     assert employee.id is not None

@@ -1,0 +1,1 @@
+"""Leaderboards read from period scores, and the frozen results of closed periods."""

@@ -1,0 +1,1 @@
+"""Department head dashboards (adoption figures) and pilot programmes (试点)."""

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from points.dashboards import service as dashboards
+from points.ledger.models import Period
+from tests.boards.conftest import SHANGHAI
+from tests.conftest import Store
+from tests.factories import make_department, make_employee
+from tests.ledger.conftest import event, send
+
+NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+
+
+async def _seed(pg: Store) -> dict[str, int]:
+    async with pg.db.session() as session:
+        sales = await make_department(session, "销售部")
+        east = await make_department(session, "华东区", parent=sales)
+        finance = await make_department(session, "财务部")
+        await make_employee(session, sales, userid="head", name="王五")
+        await make_employee(session, east, userid="a", name="甲")
+        await make_employee(session, east, userid="b", name="乙")
+        await make_employee(session, east, userid="idle", name="闲")
+        await make_employee(session, finance, userid="f", name="财")
+        await session.commit()
+    events = [
+        event(
+            "ap:1",
+            "approval.submitted",
+            "a",
+            "2026-11-03T09:00",
+            sp_no="1",
+            on_time=True,
+            template="报销",
+        ),
+        event(
+            "ap:2",
+            "approval.submitted",
+            "b",
+            "2026-11-04T09:00",
+            sp_no="2",
+            on_time=False,
+            template="报销",
+        ),
+        event(
+            "dec:1", "approval.decided", "head", "2026-11-04T10:00", sp_no="1", turnaround_hours=4
+        ),
+        event(
+            "dec:2", "approval.decided", "head", "2026-11-05T10:00", sp_no="2", turnaround_hours=2
+        ),
+        event(
+            "dec:0", "approval.decided", "head", "2026-10-05T10:00", sp_no="0", turnaround_hours=6
+        ),
+        event("doc:1", "doc.shared", "a", "2026-11-20T09:00", doc_id="1"),
+        event("fin:1", "checkin.recorded", "f", "2026-11-20T09:00"),
+    ]
+    await send(pg, events)
+    return {"sales": sales.id, "finance": finance.id}
+
+
+async def test_department_figures_cover_the_subtree_only(pg: Store) -> None:
+    ids = await _seed(pg)
+    async with pg.db.session() as session:
+        from points.org.models import Department
+
+        sales = await session.get(Department, ids["sales"])
+        board = await dashboards.dashboard(
+            session,
+            department=sales,
+            period=Period.month,
+            key="2026-11",
+            zone=SHANGHAI,
+            show_inactive=True,
+            now=NOW,
+        )
+    now = board.current
+    assert now.members == 4 and now.active == 3 and now.active_share == 75.0
+    assert now.approvals_submitted == 2 and now.on_time_share == 50.0
+    assert now.approval_users_share == 50.0
+    assert now.turnaround_hours == 3.0 and board.previous.turnaround_hours == 6.0
+    assert board.change("turnaround_hours") == -50.0
+    assert now.docs_shared == 1 and now.checkins == 0  # the finance check-in is not theirs
+    # a shared a document on the 20th; the others have been quiet for over 14 days.
+    assert {e.userid for e, _name in board.inactive or []} == {"head", "b", "idle"}
+    assert len(board.trend) == 8 and sum(f.docs_shared for f in board.trend) == 1
+    assert board.contributors[0].points > 0
+
+
+async def test_pilot_progress_and_newsletter_summary(pg: Store) -> None:
+    ids = await _seed(pg)
+    async with pg.db.session() as session:
+        pilot = await dashboards.create_pilot(
+            session,
+            actor="hr",
+            name="销售部报销线上化",
+            department_ids=[ids["sales"]],
+            start_on=date(2026, 11, 1),
+            goals=[
+                {
+                    "figure": "approval_users_share",
+                    "kind": "target",
+                    "value": 100,
+                    "label": "报销审批线上化",
+                },
+                {
+                    "figure": "turnaround_hours",
+                    "kind": "improve",
+                    "value": 30,
+                    "label": "审批效率提升",
+                },
+            ],
+        )
+        await session.commit()
+        progress = await dashboards.pilot_progress(session, pilot, SHANGHAI, now=NOW)
+    online, faster = progress.goals
+    assert online.current == 50.0 and online.progress == 50.0 and not online.met
+    # 6 h before the pilot, 3 h during it: 50 % faster against a 30 % goal.
+    assert faster.baseline == 6.0 and faster.change_pct == 50.0 and faster.met
+    summary = dashboards.newsletter_summary(progress)
+    assert "销售部报销线上化" in summary and "报销审批线上化" in summary

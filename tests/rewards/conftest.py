@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.auth.service import principal_for_employee
+from points.db import utcnow
+from points.ledger.models import TransactionKind
+from points.ledger.service import Posting, earning_legs, post
+from points.org.models import Department, Employee, Role
+from points.rewards.models import Reward
+from points.rewards.schemas import RewardCreate
+from points.rewards.service import Actor, save_reward
+from points.settings import Settings
+from tests.conftest import Store
+from tests.factories import make_department, make_employee
+
+_grants = itertools.count(1)
+
+
+async def give(session: AsyncSession, settings: Settings, employee_id: int, points: int) -> None:
+    """Points for a test, the way HR would add them: an adjustment with a reason."""
+    await post(
+        session,
+        [
+            Posting(
+                key=f"test-grant:{employee_id}:{next(_grants)}",
+                kind=TransactionKind.adjustment,
+                employee_id=employee_id,
+                points=points,
+                effective_at=utcnow(),
+                legs=earning_legs(employee_id, points),
+                author="test",
+                reason="测试积分",
+            )
+        ],
+        settings.zone,
+    )
+
+
+async def make_reward(session: AsyncSession, **fields: Any) -> Reward:
+    values: dict[str, Any] = {"name": "咖啡券", "name_en": "Coffee voucher", "price": 30}
+    values.update(fields)
+    return await save_reward(session, RewardCreate(**values), Actor())
+
+
+async def actor_for(session: AsyncSession, employee: Employee) -> Actor:
+    return Actor(await principal_for_employee(session, employee))
+
+
+@dataclass
+class Shop:
+    sales: Department
+    east: Department
+    finance: Department
+    employee: Employee
+    colleague: Employee
+    head: Employee
+    hr: Employee
+    outsider: Employee
+
+
+@pytest.fixture
+async def shop(pg: Store) -> Shop:
+    """销售部 › 华东区 and 财务部; 张三 and 李四 in 华东区 have 100 points each."""
+    async with pg.db.session() as session:
+        sales = await make_department(session, "销售部")
+        east = await make_department(session, "华东区", parent=sales)
+        finance = await make_department(session, "财务部")
+        employee = await make_employee(session, east, userid="zhangsan", name="张三")
+        colleague = await make_employee(session, east, userid="lisi", name="李四")
+        head = await make_employee(session, sales, userid="wangwu", name="王五", role=Role.head)
+        hr = await make_employee(session, finance, userid="zhaoliu", name="赵六", role=Role.hr)
+        outsider = await make_employee(session, finance, userid="zhouba", name="周八")
+        for person in (employee, colleague, head, outsider):
+            assert person.id is not None
+            await give(session, pg.settings, person.id, 100)
+        await session.commit()
+    return Shop(sales, east, finance, employee, colleague, head, hr, outsider)
+
+
+async def reload(session: AsyncSession, employee: Employee) -> Employee:
+    return (await session.exec(select(Employee).where(Employee.id == employee.id))).one()

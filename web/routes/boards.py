@@ -1,0 +1,173 @@
+"""Leaderboard pages: individual and department boards, opting out, CSV export (HR)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from points.auth.permissions import Permission
+from points.boards import service as boards
+from points.boards.jobs import FREEZE_JOB
+from points.boards.periods import BOARD_PERIODS, current_key, recent_keys
+from points.db import utcnow
+from points.errors import InvalidInput
+from points.i18n import N_, _
+from points.ledger.models import Period
+from points.org import service as org
+from web.forms import date_param
+from web.security import Ctx, page
+from web.templating import render
+
+PERIOD_LABELS = {
+    "week": N_("Week"),
+    "month": N_("Month"),
+    "quarter": N_("Quarter"),
+    "year": N_("Year"),
+    "all": N_("All time"),
+    "campaign": N_("Campaign"),
+}
+# How many earlier periods the key chooser offers.
+CHOOSER = {Period.week: 12, Period.month: 12, Period.quarter: 8, Period.year: 5, Period.all: 1}
+
+
+def csv_response(rows: list[list[str]], filename: str) -> Response:
+    """CSV in UTF-8 with a BOM, so Excel opens Chinese text correctly."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerows(rows)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@dataclass
+class BoardQuery:
+    """What the board's query string asks for, read strictly."""
+
+    period: str
+    window: boards.Window
+    scope: boards.Scope
+    view: str
+    order: str
+    start: date | None
+    end: date | None
+
+
+async def read_query(ctx: Ctx, default_scope: str | None = None) -> BoardQuery:
+    request: Request = ctx.request
+    params = request.query_params
+    period = params.get("period") or "month"
+    if period != "campaign" and period not in {p.value for p in BOARD_PERIODS}:
+        raise InvalidInput(_("Unknown period."))
+    start, end = date_param(request, "from"), date_param(request, "to")
+    window = boards.resolve_window(
+        period, params.get("key") or None, ctx.settings.zone, start=start, end=end
+    )
+    scope = await boards.resolve_scope(ctx.session, params.get("scope") or default_scope)
+    view = params.get("view") or "people"
+    if view not in ("people", "departments"):
+        raise InvalidInput(_("view must be people or departments"))
+    return BoardQuery(period, window, scope, view, params.get("order") or "per_head", start, end)
+
+
+@page(Permission.view_own)
+async def board_page(ctx: Ctx) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    query = await read_query(ctx)
+    if await boards.has_unfrozen_closed(ctx.session, ctx.settings.zone):
+        # The embedded default has no scheduler: the first visitor after a close
+        # sets the freezing going (a no-op when the worker's schedule got there first).
+        await ctx.queue.enqueue(FREEZE_JOB)
+    people_board = department_board = None
+    if query.view == "departments":
+        department_board = await boards.department_board(
+            ctx.session, window=query.window, scope=query.scope, order=query.order
+        )
+    else:
+        people_board = await boards.leaderboard(
+            ctx.session,
+            window=query.window,
+            scope=query.scope,
+            viewer_id=employee.id,
+            zone=ctx.settings.zone,
+        )
+    keys: list[str] = []
+    if query.window.period is not None:
+        now_key = current_key(query.window.period, utcnow(), ctx.settings.zone)
+        keys = recent_keys(query.window.period, now_key, CHOOSER[query.window.period])
+        if query.window.key not in keys:
+            keys.insert(0, query.window.key)
+    chain = await org.department_chain(ctx.session, employee.department_id)
+    return render(
+        ctx.request,
+        "boards/index.html",
+        block="board",
+        q=query,
+        board=people_board,
+        departments=department_board,
+        keys=keys,
+        periods=[p.value for p in BOARD_PERIODS],
+        period_labels=PERIOD_LABELS,
+        my_departments=chain,
+        employee=employee,
+        can_export=ctx.principal.can(Permission.export),
+        query_string=str(ctx.request.query_params),
+    )
+
+
+@page(Permission.view_own)
+async def opt_out(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    await boards.set_board_opt_out(
+        ctx.session,
+        employee,
+        form.get("opt_out") == "1",
+        ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
+    )
+    await ctx.session.commit()
+    return RedirectResponse("/boards", status_code=303)
+
+
+@page(Permission.export)
+async def export_board(ctx: Ctx) -> Response:
+    query = await read_query(ctx)
+    if query.view == "departments":
+        board = await boards.department_board(
+            ctx.session, window=query.window, scope=query.scope, order=query.order
+        )
+        rows = await boards.export_department_board(
+            ctx.session,
+            board=board,
+            actor=ctx.principal.audit_name,
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
+    else:
+        rows = await boards.export_board(
+            ctx.session,
+            window=query.window,
+            scope=query.scope,
+            actor=ctx.principal.audit_name,
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
+    await ctx.session.commit()
+    name = f"board-{query.view}-{query.window.key.replace('..', '_')}.csv"
+    return csv_response(rows, name)
+
+
+routes = [
+    Route("/boards", board_page),
+    Route("/boards/opt-out", opt_out, methods=["POST"]),
+    Route("/boards/export.csv", export_board),
+]

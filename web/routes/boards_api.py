@@ -1,0 +1,81 @@
+"""Leaderboards and dashboard figures as JSON, e.g. for a board on an office screen."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from points.auth.permissions import Permission
+from points.boards import service as boards
+from points.dashboards import service as dashboards
+from points.errors import InvalidInput
+from points.i18n import _
+from points.org import service as org
+from web.forms import date_param, int_param
+from web.routes.dashboards import chosen_department, dashboard_period, heads_department
+from web.security import Ctx, api
+
+
+@api(Permission.view_own)
+async def leaderboard(ctx: Ctx) -> Response:
+    params = ctx.request.query_params
+    period = ctx.request.path_params["period"]
+    window = boards.resolve_window(
+        period,
+        params.get("key") or None,
+        ctx.settings.zone,
+        start=date_param(ctx.request, "from"),
+        end=date_param(ctx.request, "to"),
+    )
+    scope = await boards.resolve_scope(ctx.session, params.get("scope"))
+    if params.get("view") == "departments":
+        board = await boards.department_board(
+            ctx.session, window=window, scope=scope, order=params.get("order") or "per_head"
+        )
+        return JSONResponse(board.to_dict())
+    viewer_id = None
+    if ctx.principal.employee_id is not None:
+        viewer_id = ctx.principal.employee_id
+    around_id = None
+    if params.get("around"):
+        around_id = (await org.get_employee(ctx.session, params["around"])).id
+    limit = int_param(ctx.request, "limit") or 50
+    if not 1 <= limit <= boards.MAX_TOP:
+        raise InvalidInput(_("limit must be between 1 and 200"))
+    result = await boards.leaderboard(
+        ctx.session,
+        window=window,
+        scope=scope,
+        viewer_id=viewer_id,
+        around_id=around_id,
+        limit=limit,
+        zone=ctx.settings.zone,
+    )
+    return JSONResponse(result.to_dict())
+
+
+@api(Permission.view_department)
+async def dashboard_figures(ctx: Ctx) -> Response:
+    department = await chosen_department(ctx)
+    period, key = dashboard_period(ctx)
+    board = await dashboards.dashboard(
+        ctx.session,
+        department=department,
+        period=period,
+        key=key,
+        zone=ctx.settings.zone,
+        show_inactive=await heads_department(ctx.session, ctx.principal, department),
+    )
+    body = board.to_dict()
+    if board.inactive is not None:
+        body["inactive"] = {
+            "total": board.inactive_total,
+            "people": [{"userid": e.userid, "name": e.name} for e, _d in board.inactive],
+        }
+    return JSONResponse(body)
+
+
+routes = [
+    Route("/api/v1/leaderboards/{period}", leaderboard),
+    Route("/api/v1/dashboard", dashboard_figures),
+]

@@ -1,0 +1,230 @@
+"""The department head's dashboard, pilot programmes (试点) and the figures export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from markupsafe import Markup
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from points.auth.permissions import Permission, Principal
+from points.auth.scope import require_department, visible_departments
+from points.boards.periods import current_key, recent_keys
+from points.dashboards import service as dashboards
+from points.db import utcnow
+from points.errors import Forbidden, InvalidInput, NotFound
+from points.i18n import N_, _
+from points.ledger.models import Period
+from points.org import service as org
+from points.org.models import Department
+from web.charts import bar_chart, line_chart
+from web.forms import int_param
+from web.routes.boards import csv_response
+from web.security import Ctx, page
+from web.templating import render
+
+PERIOD_LABELS = {"week": N_("Week"), "month": N_("Month"), "quarter": N_("Quarter")}
+GOAL_ROWS = 3
+
+
+async def chosen_department(ctx: Ctx) -> Department | None:
+    """The department asked for (checked against the viewer's scope), or their default.
+
+    None means the whole company, which only HR and admins may see.
+    """
+    chosen = int_param(ctx.request, "department")
+    if chosen is None and ctx.principal.head_of:
+        chosen = min(ctx.principal.head_of)
+    if chosen is None:
+        if not ctx.principal.can(Permission.view_company):
+            raise Forbidden(_("You can only see the departments you run."))
+        return None
+    await require_department(ctx.session, ctx.principal, chosen)
+    department = await ctx.session.get(Department, chosen)
+    if department is None:
+        raise NotFound(_("No such department."))
+    return department
+
+
+async def heads_department(
+    session: AsyncSession, principal: Principal, department: Department | None
+) -> bool:
+    """Whether the viewer is the head of this department (or one above it)."""
+    if department is None:
+        return False
+    for head_of in principal.head_of:
+        if department.id in await org.subtree_ids(session, head_of):
+            return True
+    return False
+
+
+def dashboard_period(ctx: Ctx) -> tuple[Period, str]:
+    raw = ctx.request.query_params.get("period") or "month"
+    try:
+        period = Period(raw)
+    except ValueError:
+        raise InvalidInput(_("Unknown period.")) from None
+    if period not in dashboards.DASHBOARD_PERIODS:
+        raise InvalidInput(_("The dashboard covers a week, a month or a quarter."))
+    key = ctx.request.query_params.get("key") or current_key(period, utcnow(), ctx.settings.zone)
+    return period, key
+
+
+def _charts(board: dashboards.Dashboard) -> list[tuple[str, Markup]]:
+    labels = [
+        f.start.astimezone(board.trend[0].start.tzinfo).strftime("%m/%d") for f in board.trend
+    ]
+    series: list[tuple[str, Callable[..., Markup], list[float | None]]] = [
+        (_("Active users (%)"), line_chart, [f.active_share for f in board.trend]),
+        (
+            _("Approvals submitted online"),
+            bar_chart,
+            [float(f.approvals_submitted) for f in board.trend],
+        ),
+        (
+            _("Average approval turnaround (h)"),
+            line_chart,
+            [f.turnaround_hours for f in board.trend],
+        ),
+        (_("Documents shared"), bar_chart, [float(f.docs_shared) for f in board.trend]),
+    ]
+    return [(title, draw(title, labels, values)) for title, draw, values in series]
+
+
+@page(Permission.view_department)
+async def dashboard_page(ctx: Ctx) -> Response:
+    department = await chosen_department(ctx)
+    period, key = dashboard_period(ctx)
+    board = await dashboards.dashboard(
+        ctx.session,
+        department=department,
+        period=period,
+        key=key,
+        zone=ctx.settings.zone,
+        show_inactive=await heads_department(ctx.session, ctx.principal, department),
+    )
+    visible = await visible_departments(ctx.session, ctx.principal)
+    choices = [
+        d for d in await org.list_departments(ctx.session) if visible is None or d.id in visible
+    ]
+    now_key = current_key(period, utcnow(), ctx.settings.zone)
+    return render(
+        ctx.request,
+        "dashboards/index.html",
+        board=board,
+        figures=dashboards.FIGURES,
+        charts=_charts(board),
+        choices=choices,
+        company_allowed=visible is None,
+        period_labels=PERIOD_LABELS,
+        keys=recent_keys(period, now_key, 12),
+        can_export=ctx.principal.can(Permission.export),
+        can_manage_pilots=ctx.principal.can(Permission.manage_pilots),
+        query_string=str(ctx.request.query_params),
+    )
+
+
+@page(Permission.export)
+async def export_dashboard(ctx: Ctx) -> Response:
+    department = await chosen_department(ctx)
+    period, key = dashboard_period(ctx)
+    board = await dashboards.dashboard(
+        ctx.session,
+        department=department,
+        period=period,
+        key=key,
+        zone=ctx.settings.zone,
+        show_inactive=False,
+    )
+    rows = await dashboards.export_figures(
+        ctx.session,
+        board,
+        actor=ctx.principal.audit_name,
+        ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
+    )
+    await ctx.session.commit()
+    return csv_response(rows, f"dashboard-{department.id if department else 'company'}-{key}.csv")
+
+
+@page(Permission.view_department)
+async def pilots_page(ctx: Ctx) -> Response:
+    visible = await visible_departments(ctx.session, ctx.principal)
+    pilots = await dashboards.list_pilots(ctx.session, visible)
+    choices = [
+        d for d in await org.list_departments(ctx.session) if visible is None or d.id in visible
+    ]
+    return render(
+        ctx.request,
+        "dashboards/pilots.html",
+        pilots=pilots,
+        choices=choices,
+        figures=dashboards.FIGURES,
+        goal_rows=range(GOAL_ROWS),
+        can_manage=ctx.principal.can(Permission.manage_pilots),
+        today=date.today().isoformat(),
+    )
+
+
+@page(Permission.manage_pilots)
+async def create_pilot(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    try:
+        department_ids = [int(str(v)) for v in form.getlist("departments")]
+        start_on = date.fromisoformat(str(form.get("start_on", "")))
+        days = int(str(form.get("days") or 30))
+    except ValueError:
+        raise InvalidInput(_("Check the departments, start date and duration.")) from None
+    goals = [
+        {
+            "figure": form.get(f"goal_figure_{i}"),
+            "kind": form.get(f"goal_kind_{i}") or "target",
+            "value": form.get(f"goal_value_{i}"),
+            "label": form.get(f"goal_label_{i}") or "",
+        }
+        for i in range(GOAL_ROWS)
+        if form.get(f"goal_figure_{i}") and form.get(f"goal_value_{i}")
+    ]
+    pilot = await dashboards.create_pilot(
+        ctx.session,
+        actor=ctx.principal.audit_name,
+        name=str(form.get("name", "")),
+        department_ids=department_ids,
+        start_on=start_on,
+        days=days,
+        goals=goals,
+        note=str(form.get("note", "")),
+        ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
+    )
+    await ctx.session.commit()
+    return RedirectResponse(f"/dashboard/pilots/{pilot.id}", status_code=303)
+
+
+@page(Permission.view_department)
+async def pilot_page(ctx: Ctx) -> Response:
+    pilot = await dashboards.get_pilot(ctx.session, int(ctx.request.path_params["pilot_id"]))
+    visible = await visible_departments(ctx.session, ctx.principal)
+    if visible is not None and not set(pilot.department_ids) & visible:
+        raise Forbidden(_("You can only see the departments you run."))
+    progress = await dashboards.pilot_progress(
+        ctx.session, pilot, ctx.settings.zone, visible=visible
+    )
+    return render(
+        ctx.request,
+        "dashboards/pilot.html",
+        progress=progress,
+        summary=dashboards.newsletter_summary(progress),
+    )
+
+
+routes = [
+    Route("/dashboard", dashboard_page),
+    Route("/dashboard/export.csv", export_dashboard),
+    Route("/dashboard/pilots", pilots_page),
+    Route("/dashboard/pilots/new", create_pilot, methods=["POST"]),
+    Route("/dashboard/pilots/{pilot_id:int}", pilot_page),
+]

@@ -1,0 +1,443 @@
+"""Reward pages: the catalogue and my redemptions (employees), approvals (heads),
+and fulfilment, the catalogue editor, code pools and spend (HR)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from points.auth.permissions import Permission
+from points.errors import InvalidInput, NotFound
+from points.i18n import _
+from points.ledger.models import AccountKind
+from points.ledger.service import balances
+from points.org import service as org
+from points.rewards import service
+from points.rewards.models import (
+    Approver,
+    Fulfilment,
+    LimitPeriod,
+    RedemptionStatus,
+)
+from points.rewards.schemas import RewardCreate
+from points.rewards.service import STATUS_LABELS, Actor, RedemptionRefused
+from web.forms import date_param, day_start, int_param, page_params
+from web.security import Ctx, page
+from web.templating import render
+
+
+def actor(ctx: Ctx) -> Actor:
+    return Actor(ctx.principal, ctx.client_ip, ctx.user_agent)
+
+
+def nonce() -> str:
+    """A fresh idempotency key per rendered form: a double-click sends it twice, once."""
+    return secrets.token_urlsafe(16)
+
+
+def path_id(ctx: Ctx, name: str = "id") -> int:
+    value: int = ctx.request.path_params[name]
+    return value
+
+
+def base_values() -> dict[str, Any]:
+    return {"status_labels": STATUS_LABELS}
+
+
+# ---------------------------------------------------------------- employees
+
+
+@page(Permission.redeem)
+async def catalogue(ctx: Ctx) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    assert employee.id is not None
+    items = await service.catalogue(ctx.session, employee)
+    money = await balances(ctx.session, employee.id)
+    return render(
+        ctx.request,
+        "rewards/catalogue.html",
+        items=items,
+        available=money[AccountKind.available],
+        held=money[AccountKind.held],
+        **base_values(),
+    )
+
+
+@page(Permission.redeem)
+async def reward_page(ctx: Ctx) -> Response:
+    return await _reward_page(ctx, confirm=False)
+
+
+async def _reward_page(
+    ctx: Ctx, *, confirm: bool, refusal: str | None = None, status_code: int = 200
+) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    reward_id = path_id(ctx)
+    items = [i for i in await service.catalogue(ctx.session, employee) if i.reward.id == reward_id]
+    if not items:
+        raise NotFound(_("No such reward."))
+    assert employee.id is not None
+    available = (await balances(ctx.session, employee.id))[AccountKind.available]
+    return render(
+        ctx.request,
+        "rewards/reward.html",
+        status_code=status_code,
+        item=items[0],
+        available=available,
+        confirm=confirm,
+        refusal=refusal,
+        nonce=nonce(),
+        **base_values(),
+    )
+
+
+@page(Permission.redeem)
+async def redeem(ctx: Ctx) -> Response:
+    """GET: the confirmation step. POST: hold the price (the form's nonce is the key)."""
+    if ctx.request.method == "GET":
+        return await _reward_page(ctx, confirm=True)
+    form = await ctx.request.form()
+    key = str(form.get("nonce", "")).strip() or None
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    assert employee.id is not None
+    try:
+        result = await service.request_redemption(
+            ctx.session,
+            ctx.settings,
+            reward_id=path_id(ctx),
+            employee_id=employee.id,
+            actor=actor(ctx),
+            idempotency_key=key,
+        )
+    except RedemptionRefused as refusal:
+        await ctx.session.rollback()
+        return await _reward_page(ctx, confirm=True, refusal=refusal.message, status_code=409)
+    await ctx.session.commit()
+    return RedirectResponse(f"/rewards/mine/{result.redemption.id}?new=1", status_code=303)
+
+
+@page(Permission.redeem)
+async def mine(ctx: Ctx) -> Response:
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    assert employee.id is not None
+    rows = await service.my_redemptions(ctx.session, employee.id)
+    return render(ctx.request, "rewards/mine.html", rows=rows, **base_values())
+
+
+@page(Permission.view_own)
+async def redemption_page(ctx: Ctx) -> Response:
+    view = await service.redemption_view(ctx.session, path_id(ctx), ctx.principal)
+    return render(
+        ctx.request,
+        "rewards/redemption.html",
+        view=view,
+        new=ctx.request.query_params.get("new") == "1",
+        owner=view.redemption.employee_id == ctx.principal.employee_id,
+        **base_values(),
+    )
+
+
+@page(Permission.redeem)
+async def cancel(ctx: Ctx) -> Response:
+    redemption = await service.cancel(ctx.session, ctx.settings, path_id(ctx), actor(ctx))
+    await ctx.session.commit()
+    return RedirectResponse(f"/rewards/mine/{redemption.id}", status_code=303)
+
+
+@page(None)
+async def picture(ctx: Ctx) -> Response:
+    reward = await service.get_reward(ctx.session, path_id(ctx))
+    if reward.picture is None or reward.picture_type is None:
+        raise NotFound(_("No such reward."))
+    return Response(
+        reward.picture,
+        media_type=reward.picture_type,
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# ---------------------------------------------------------------- approvers
+
+
+@page(Permission.approve_redemptions)
+async def approvals(ctx: Ctx) -> Response:
+    rows = await service.approval_queue(ctx.session, ctx.principal)
+    return render(
+        ctx.request,
+        "rewards/approvals.html",
+        rows=rows,
+        hr=ctx.principal.can(Permission.fulfil_redemptions),
+        tab="approvals",
+        **base_values(),
+    )
+
+
+@page(Permission.approve_redemptions)
+async def decide(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    redemption_id = path_id(ctx)
+    action = ctx.request.path_params["action"]
+    if action not in ("approve", "decline"):
+        raise NotFound(_("No such redemption."))
+    if action == "approve":
+        await service.approve(ctx.session, ctx.settings, redemption_id, actor(ctx))
+    else:
+        reason = str(form.get("reason", ""))
+        await service.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
+    await ctx.session.commit()
+    back = str(form.get("back", "/approvals"))
+    return RedirectResponse(back if back.startswith("/") else "/approvals", status_code=303)
+
+
+# ---------------------------------------------------------------- HR
+
+
+QUEUE_STATUSES = {
+    "": [RedemptionStatus.awaiting_fulfilment],
+    "approval": [RedemptionStatus.awaiting_approval],
+    "pending": [RedemptionStatus.awaiting_approval, RedemptionStatus.awaiting_fulfilment],
+    "fulfilled": [RedemptionStatus.fulfilled],
+    "closed": [RedemptionStatus.declined, RedemptionStatus.cancelled, RedemptionStatus.expired],
+}
+
+
+@page(Permission.fulfil_redemptions)
+async def queue(ctx: Ctx) -> Response:
+    request = ctx.request
+    status = request.query_params.get("status", "")
+    if status not in QUEUE_STATUSES:
+        raise InvalidInput(_("Unknown filter."))
+    department = int_param(request, "department")
+    offset, limit = page_params(request)
+    rows, total = await service.fulfilment_queue(
+        ctx.session,
+        statuses=QUEUE_STATUSES[status],
+        reward_id=int_param(request, "reward"),
+        department_ids=await org.subtree_ids(ctx.session, department) if department else None,
+        q=request.query_params.get("q") or None,
+        offset=offset,
+        limit=limit,
+    )
+    return render(
+        request,
+        "rewards/queue.html",
+        block="results",
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=limit,
+        filters=request.query_params,
+        rewards=await service.list_rewards(ctx.session, include_inactive=True),
+        departments=await org.list_departments(ctx.session),
+        tab="queue",
+        **base_values(),
+    )
+
+
+@page(Permission.fulfil_redemptions)
+async def bulk_fulfil(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
+    if not ids:
+        raise InvalidInput(_("Tick the redemptions to fulfil."))
+    await service.fulfil_many(ctx.session, ctx.settings, ids, actor(ctx))
+    await ctx.session.commit()
+    return RedirectResponse("/fulfilment", status_code=303)
+
+
+@page(Permission.manage_rewards)
+async def manage(ctx: Ctx) -> Response:
+    items = await service.catalogue(ctx.session, None, include_inactive=True)
+    return render(ctx.request, "rewards/manage.html", items=items, tab="catalogue")
+
+
+@page(Permission.manage_rewards)
+async def edit(ctx: Ctx) -> Response:
+    raw_id = ctx.request.path_params.get("id")
+    reward_id = int(raw_id) if raw_id is not None else None
+    error = None
+    if ctx.request.method == "POST":
+        form = await ctx.request.form()
+        try:
+            data = reward_from_form(form, ctx.settings.zone)
+        except InvalidInput as problem:
+            error = problem.message
+        else:
+            saved = await service.save_reward(ctx.session, data, actor(ctx), reward_id)
+            await ctx.session.commit()
+            return RedirectResponse(f"/fulfilment/catalogue/{saved.id}?saved=1", status_code=303)
+    reward = await service.get_reward(ctx.session, reward_id) if reward_id else None
+    pool = await service.code_pool(ctx.session, reward_id) if reward_id else None
+    return render(
+        ctx.request,
+        "rewards/edit.html",
+        status_code=422 if error else 200,
+        reward=reward,
+        pool=pool,
+        error=error,
+        saved=ctx.request.query_params.get("saved") == "1",
+        departments=await org.list_departments(ctx.session),
+        fulfilments=list(Fulfilment),
+        approvers=list(Approver),
+        periods=list(LimitPeriod),
+        zone=ctx.settings.zone,
+        tab="catalogue",
+    )
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def reward_from_form(form: FormData, zone: Any) -> RewardCreate:
+    """The editor's fields as a RewardCreate; problems become one readable message."""
+
+    def number(name: str) -> int | None:
+        raw = _field(form, name)
+        if not raw:
+            return None
+        if not raw.lstrip("-").isdigit():
+            raise InvalidInput(_("{name} must be a whole number").format(name=name))
+        return int(raw)
+
+    def moment(name: str) -> datetime | None:
+        raw = _field(form, name)
+        if not raw:
+            return None
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=zone)
+        except ValueError:
+            raise InvalidInput(
+                _("{name} must be a date like 2026-11-24").format(name=name)
+            ) from None
+
+    values: dict[str, Any] = {
+        "name": _field(form, "name"),
+        "name_en": _field(form, "name_en"),
+        "description": _field(form, "description"),
+        "description_en": _field(form, "description_en"),
+        "icon": _field(form, "icon") or "🎁",
+        "price": number("price") or 0,
+        "stock": number("stock"),
+        "low_stock_at": number("low_stock_at") or 0,
+        "limit_count": number("limit_count"),
+        "limit_period": _field(form, "limit_period") or None,
+        "audience": [
+            int(v) for v in form.getlist("audience") if isinstance(v, str) and v.isdigit()
+        ],
+        "available_from": moment("available_from"),
+        "available_until": moment("available_until"),
+        "fulfilment": _field(form, "fulfilment") or "manual",
+        "leave_hours": number("leave_hours"),
+        "approver": _field(form, "approver") or "none",
+        "expire_after_days": number("expire_after_days") or 14,
+        "active": form.get("active") == "on",
+        "sort_order": number("sort_order") or 0,
+    }
+    try:
+        return RewardCreate(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}" if where else str(first["msg"])) from None
+
+
+@page(Permission.manage_rewards)
+async def upload_codes(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput(_("Choose a CSV file of codes."))
+        text = (await upload.read(5_000_000)).decode("utf-8-sig", errors="replace")
+        filename = upload.filename or "codes.csv"
+    finally:
+        await form.close()
+    await service.upload_codes(ctx.session, path_id(ctx), text, filename, actor(ctx))
+    await ctx.session.commit()
+    return RedirectResponse(f"/fulfilment/catalogue/{path_id(ctx)}?saved=1", status_code=303)
+
+
+@page(Permission.manage_rewards)
+async def upload_picture(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    try:
+        upload = form.get("picture")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput(_("Upload a PNG, JPEG, WebP or GIF picture."))
+        data = await upload.read(service.MAX_PICTURE_BYTES + 1)
+        content_type = upload.content_type or ""
+    finally:
+        await form.close()
+    await service.set_picture(ctx.session, path_id(ctx), data, content_type, actor(ctx))
+    await ctx.session.commit()
+    return RedirectResponse(f"/fulfilment/catalogue/{path_id(ctx)}?saved=1", status_code=303)
+
+
+def _range(ctx: Ctx) -> tuple[datetime | None, datetime | None]:
+    zone = ctx.settings.zone
+    since, until = date_param(ctx.request, "since"), date_param(ctx.request, "until")
+    return (
+        day_start(since, zone) if since else None,
+        day_start(until, zone) + timedelta(days=1) if until else None,
+    )
+
+
+@page(Permission.fulfil_redemptions)
+async def spend(ctx: Ctx) -> Response:
+    since, until = _range(ctx)
+    by = ctx.request.query_params.get("by", "reward")
+    rows = await service.spend_report(ctx.session, by=by, since=since, until=until)
+    return render(
+        ctx.request,
+        "rewards/spend.html",
+        rows=rows,
+        by=by,
+        filters=ctx.request.query_params,
+        can_export=ctx.principal.can(Permission.export),
+        tab="spend",
+    )
+
+
+@page(Permission.export)
+async def spend_export(ctx: Ctx) -> Response:
+    since, until = _range(ctx)
+    by = ctx.request.query_params.get("by", "reward")
+    rows = await service.spend_report(ctx.session, by=by, since=since, until=until)
+    await service.record_export(ctx.session, actor(ctx), by, len(rows), since, until)
+    await ctx.session.commit()
+    return Response(
+        service.spend_csv(rows, by),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="reward-spend-by-{by}.csv"'},
+    )
+
+
+routes = [
+    Route("/rewards", catalogue),
+    Route("/rewards/mine", mine),
+    Route("/rewards/mine/{id:int}", redemption_page),
+    Route("/rewards/mine/{id:int}/cancel", cancel, methods=["POST"]),
+    Route("/rewards/{id:int}", reward_page),
+    Route("/rewards/{id:int}/picture", picture),
+    Route("/rewards/{id:int}/redeem", redeem, methods=["GET", "POST"]),
+    Route("/approvals", approvals),
+    Route("/approvals/{id:int}/{action:str}", decide, methods=["POST"]),
+    Route("/fulfilment", queue),
+    Route("/fulfilment/fulfil", bulk_fulfil, methods=["POST"]),
+    Route("/fulfilment/approvals", approvals),
+    Route("/fulfilment/catalogue", manage),
+    Route("/fulfilment/catalogue/new", edit, methods=["GET", "POST"]),
+    Route("/fulfilment/catalogue/{id:int}", edit, methods=["GET", "POST"]),
+    Route("/fulfilment/catalogue/{id:int}/codes", upload_codes, methods=["POST"]),
+    Route("/fulfilment/catalogue/{id:int}/picture", upload_picture, methods=["POST"]),
+    Route("/fulfilment/spend", spend),
+    Route("/fulfilment/spend.csv", spend_export),
+]
