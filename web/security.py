@@ -162,7 +162,6 @@ class NavItem:
 # The navigation a person sees follows from their permissions, never from role names.
 NAV: tuple[NavItem, ...] = (
     NavItem(N_("My points"), "/", Permission.view_own, "★"),
-    NavItem(N_("History"), "/history", Permission.view_own, "≡"),
     NavItem(N_("Leaderboard"), "/boards", Permission.view_own, "♛"),
     # The dashboard supersedes the member list; /department still works (linked from it).
     NavItem(N_("Dashboard"), "/dashboard", Permission.view_department, "▦"),
@@ -253,7 +252,9 @@ def navigation(request: Request, principal: Principal | None) -> list[dict[str, 
     items = []
     for item in NAV:
         if principal.can(item.permission) and not (item.unless and principal.can(item.unless)):
-            active = path == item.path if item.path == "/" else path.startswith(item.path)
+            # The history page belongs to "My points" (it is reached from there).
+            home = path in ("/", "/history")
+            active = home if item.path == "/" else path.startswith(item.path)
             items.append(
                 {"label": item.label, "path": item.path, "icon": item.icon, "active": active}
             )

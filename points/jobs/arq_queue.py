@@ -137,7 +137,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "job_timeout": 300,
         "keep_result": 60,
     }
-    # Scheduled jobs (WeCom pull connectors, outbox, digest), in the company's time zone.
+    # Scheduled jobs (points/jobs/schedule.py), in the company's time zone.
     options["cron_jobs"] = _cron_jobs()
     options["timezone"] = settings.zone
     options.update(overrides)
@@ -147,10 +147,10 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
 def _cron_jobs() -> list[Any]:
     from arq import cron
 
-    from points.wecom.jobs import CRON_SCHEDULE
+    from points.jobs.schedule import SCHEDULE
 
     # A cron job's name must differ from the function's, which arq also serves by name.
-    jobs = [cron(_arq_function(name), name=f"cron:{name}", **when) for name, when in CRON_SCHEDULE]
+    jobs = [cron(_arq_function(name), name=f"cron:{name}", **when) for name, when in SCHEDULE]
     # The scoring safety net: events whose job was lost (Redis restarted empty, a job
     # that ran out of tries) are found every minute, and when a worker starts.
     sweep = _arq_function("score_pending")

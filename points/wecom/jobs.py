@@ -4,7 +4,7 @@ Every job is safe to run twice: events are keyed (source ``"wecom"`` plus the
 object's external id), contacts sync converges, digests are one per person and day.
 Each pull connector records its last successful window in ``wecom_connector`` and
 resumes from there after a failure. In production arq runs them on a schedule
-(:data:`CRON_SCHEDULE`); the embedded default runs ``points wecom pull``.
+(points/jobs/schedule.py); the embedded default runs ``points wecom pull``.
 """
 
 from __future__ import annotations
@@ -58,15 +58,6 @@ CONNECTOR_JOBS = {
 }
 
 #: When arq runs what (the worker's time zone is POINTS_TIMEZONE).
-CRON_SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("wecom_send_outbox", {"minute": set(range(0, 60, 5))}),
-    ("wecom_pull_approvals", {"minute": {7, 37}}),
-    ("wecom_sync_contacts", {"hour": 1, "minute": 30}),
-    ("wecom_pull_checkins", {"hour": 2, "minute": 10}),
-    ("wecom_pull_behavior", {"hour": 3, "minute": 10}),
-    ("wecom_daily_digest", {"hour": 20, "minute": 0}),
-)
-
 Window = tuple[datetime, datetime]
 RunResult = tuple[Window | None, dict[str, Any]]
 Work = Callable[[WeComClient, ConnectorState, datetime], Awaitable[RunResult]]

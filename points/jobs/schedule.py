@@ -1,0 +1,24 @@
+"""When the worker runs the periodic jobs (arq cron), in the company's time zone.
+
+The embedded default has no scheduler: ``points wecom pull`` runs the connectors,
+boards freeze on first view after a close, and the others are safe to run by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
+    # WeCom: the outbox often, approvals twice an hour, the rest nightly.
+    ("wecom_send_outbox", {"minute": set(range(0, 60, 5))}),
+    ("wecom_pull_approvals", {"minute": {7, 37}}),
+    ("wecom_sync_contacts", {"hour": 1, "minute": 30}),
+    ("wecom_pull_checkins", {"hour": 2, "minute": 10}),
+    ("wecom_pull_behavior", {"hour": 3, "minute": 10}),
+    ("wecom_daily_digest", {"hour": 20, "minute": 0}),
+    # Boards of a week or month that just closed are published as they stood.
+    ("freeze_closed_boards", {"minute": {5}}),
+    # Redemptions nobody acted on release their hold; old points expire.
+    ("expire_redemptions", {"hour": 0, "minute": 20}),
+    ("expire_points", {"hour": 0, "minute": 40}),
+)
