@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, update
+from sqlalchemy import Insert, bindparam, event, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -108,10 +109,24 @@ def moving_legs(
     return [((employee_id, source), -points), ((target_employee, target), points)]
 
 
+# Account ids known to a session, by reference. Accounts are never deleted, so the
+# ids stay true until a rollback (which may undo accounts created in it).
+_KNOWN = "ledger_account_ids"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_accounts(session: Session, _previous: Any) -> None:
+    session.info.pop(_KNOWN, None)
+
+
 async def account_ids(session: AsyncSession, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
     """Ids of the accounts, creating the people's accounts that do not exist yet."""
     wanted = set(refs)
-    people = sorted({(e, k) for e, k in wanted if e is not None})
+    known: dict[AccountRef, int] = session.info.setdefault(_KNOWN, {})
+    unknown = wanted - known.keys()
+    if not unknown:
+        return {ref: known[ref] for ref in wanted}
+    people = sorted({(e, k) for e, k in unknown if e is not None})
     employee_ids = sorted({e for e, _k in people if e is not None})
     found = await _people_accounts(session, employee_ids)
     missing = [ref for ref in people if ref not in found]
@@ -124,9 +139,10 @@ async def account_ids(session: AsyncSession, refs: Iterable[AccountRef]) -> dict
             stmt, [{"employee_id": e, "kind": k.value, "balance": 0} for e, k in missing]
         )
         found = await _people_accounts(session, employee_ids)
-    if any(e is None for e, _k in wanted):
+    if any(e is None for e, _k in unknown):
         found.update(await system_accounts(session))
-    return {ref: found[ref] for ref in wanted}
+    known.update(found)
+    return {ref: known[ref] for ref in wanted}
 
 
 async def _people_accounts(
