@@ -87,6 +87,25 @@ def run_all(names: list[str] | None, quick: bool) -> list[BenchResult]:
     return [asyncio.run(fn(quick)) for name, fn in chosen.items() if not names or name in names]
 
 
+@scenario("rule evaluation")
+async def rule_evaluation(quick: bool) -> BenchResult:
+    """Events scored per second in memory (default rules + 200 generated) vs the same
+    conditions hand-written as plain Python functions (see rules/benchmark.py).
+    """
+    from rules import benchmark
+
+    result = await asyncio.to_thread(benchmark.run, quick)
+    return BenchResult(
+        name=result["name"],
+        unit=result["unit"],
+        figure=result["figure"],
+        baseline=result["baseline"],
+        baseline_name="the same conditions as hand-written Python functions",
+        goal="at least 0.25 of the baseline",
+        details=result["details"],
+    )
+
+
 @scenario("leaderboard")
 async def leaderboard(quick: bool) -> BenchResult:
     """Top 50 + me ± 2 from period scores vs GROUP BY over the ledger entries (PostgreSQL).
