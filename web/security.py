@@ -166,7 +166,7 @@ NAV: tuple[NavItem, ...] = (
     # The dashboard supersedes the member list; /department still works (linked from it).
     NavItem(N_("Dashboard"), "/dashboard", Permission.view_department, "▦"),
     NavItem(N_("People"), "/people", Permission.view_company, "☰"),
-    NavItem(N_("Rewards"), "/rewards", Permission.redeem, "🎁"),
+    NavItem(N_("Rewards"), "/rewards", Permission.redeem, "◆"),
     NavItem(N_("Rules"), "/rules", Permission.manage_rules, "§"),
     # HR approve inside Fulfilment; admins reach Fulfilment from the Admin hub.
     NavItem(

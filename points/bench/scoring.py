@@ -23,6 +23,8 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import func, select
 
 from points.bench import BenchResult
+from points.bench.scratch import admin_sql as _admin
+from points.bench.scratch import dsn as _dsn
 from points.db import Database
 from points.demo.company import build_company
 from points.events.schemas import EventIn
@@ -61,18 +63,6 @@ CREATE TABLE bench_entry (
 CREATE INDEX ix_bench_entry_transaction ON bench_entry (transaction_id);
 CREATE INDEX ix_bench_entry_account ON bench_entry (account_id);
 """
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://").rstrip("/")
-
-
-async def _admin(base: str, sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(base) + "/postgres", timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 KINDS = (

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 import asyncpg  # type: ignore[import-untyped]
 
 from points.bench import BenchResult
+from points.bench.scratch import admin_sql as _admin
+from points.bench.scratch import dsn as _dsn
 from points.boards import service as boards
 from points.boards.periods import current_key, window
 from points.db import Database
@@ -60,18 +62,6 @@ WHERE position <= $4
    OR position BETWEEN (SELECT position FROM me) - 2 AND (SELECT position FROM me) + 2
 ORDER BY position
 """
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _admin(base: str, sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(base) + "/postgres", timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def generate(

@@ -18,11 +18,12 @@ import os
 import time
 import uuid
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert, text
 from sqlmodel import col, select
 
 from points.bench import BenchResult
+from points.bench.scratch import admin_sql as _admin
+from points.bench.scratch import dsn as _dsn
 from points.db import Database, utcnow
 from points.ledger.models import Account, AccountKind, TransactionKind
 from points.ledger.service import Posting, earning_legs, post
@@ -35,18 +36,6 @@ from points.settings import Settings
 
 DEFAULT_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 CLIENTS = 16
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://").rstrip("/")
-
-
-async def _admin(base: str, sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(base) + "/postgres", timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _setup(db: Database, settings: Settings, people: int) -> tuple[int, list[int], int]:

@@ -21,6 +21,8 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from points.bench import BenchResult
+from points.bench.scratch import admin_sql as _admin
+from points.bench.scratch import dsn as _dsn
 from points.db import Database
 from points.migrate import upgrade_async
 from points.rulesets.simulation import plain_iteration, simulate_stored, window_for
@@ -31,18 +33,6 @@ DEFAULT_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 EMPLOYEES = 2000
 DEPARTMENTS = ("行政部", "销售部", "财务部", "市场部", "技术部", "人事部", "客服部", "采购部")
 CHUNK = 100_000
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _admin(base: str, sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(base) + "/postgres", timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def _event(rng: random.Random, serial: int) -> tuple[str, dict[str, Any]]:
