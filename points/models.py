@@ -15,6 +15,7 @@ from points.ledger.models import (
     LedgerEntry,
     LedgerTransaction,
     PeriodScore,
+    RuleCapUsage,
     RuleStreak,
 )
 from points.notifications.models import Notification
@@ -49,6 +50,7 @@ __all__ = [
     "RedemptionStep",
     "Reward",
     "RoleAssignment",
+    "RuleCapUsage",
     "RuleStreak",
     "RuleVersion",
     "VoucherCode",

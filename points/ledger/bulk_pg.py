@@ -108,3 +108,41 @@ async def add_scores(
         [s[2] for s in scores],
         [s[3] for s in scores],
     )
+
+
+ADD_CAP_USAGE = """
+INSERT INTO rule_cap_usage (employee_id, rule_id, cap_period_key, points)
+SELECT * FROM unnest($1::int[], $2::varchar[], $3::varchar[], $4::int[])
+ON CONFLICT (employee_id, rule_id, cap_period_key)
+DO UPDATE SET points = rule_cap_usage.points + EXCLUDED.points
+"""
+
+
+async def add_cap_usage(session: AsyncSession, usage: list[tuple[int, str, str, int]]) -> None:
+    connection = await driver(session)
+    await connection.execute(
+        ADD_CAP_USAGE,
+        [u[0] for u in usage],
+        [u[1] for u in usage],
+        [u[2] for u in usage],
+        [u[3] for u in usage],
+    )
+
+
+READ_CAP_USAGE = """
+SELECT u.employee_id, u.rule_id, u.cap_period_key, u.points
+FROM rule_cap_usage AS u
+JOIN unnest($1::int[], $2::varchar[], $3::varchar[]) AS w(employee_id, rule_id, cap_period_key)
+  USING (employee_id, rule_id, cap_period_key)
+"""
+
+
+async def read_cap_usage(
+    session: AsyncSession, wanted: list[tuple[int, str, str]]
+) -> list[tuple[int, str, str, int]]:
+    """The usage rows for exactly these (person, rule, period) — a join, not IN lists."""
+    connection = await driver(session)
+    rows = await connection.fetch(
+        READ_CAP_USAGE, [w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted]
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]

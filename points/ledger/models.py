@@ -77,6 +77,14 @@ class LedgerTransaction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ledger_transaction_employee_effective", "employee_id", "effective_at"),
         Index("ix_ledger_transaction_event", "event_id"),
+        # What the scorer reads of a person's rule history (first_time, once_per).
+        Index("ix_ledger_transaction_rule_employee", "rule_id", "employee_id"),
+        Index(
+            "ix_ledger_transaction_once_value",
+            "once_value",
+            postgresql_where=text("once_value IS NOT NULL"),
+            sqlite_where=text("once_value IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -153,6 +161,28 @@ class DepartmentScore(SQLModel, table=True):
     period: Period = Field(sa_type=String(8))
     period_key: str = Field(max_length=16)
     points: int = 0
+
+
+class RuleCapUsage(SQLModel, table=True):
+    """Points a rule gave a person in one cap period: the running sum caps check.
+
+    A cache of award and reversal transactions, written with them like the scores.
+    """
+
+    __tablename__ = "rule_cap_usage"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "rule_id", "cap_period_key", name="uq_rule_cap_usage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employee.id")
+    rule_id: str = Field(max_length=80)
+    cap_period_key: str = Field(max_length=32)
+    points: int = 0
+
+
+# Transaction kinds whose points count against a rule's cap.
+CAP_KINDS = frozenset({TransactionKind.award, TransactionKind.reversal})
 
 
 class RuleStreak(SQLModel, table=True):

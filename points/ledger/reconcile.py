@@ -15,12 +15,14 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import (
+    CAP_KINDS,
     EARNING_KINDS,
     Account,
     DepartmentScore,
     LedgerEntry,
     LedgerTransaction,
     PeriodScore,
+    RuleCapUsage,
 )
 from points.ledger.service import period_keys
 
@@ -85,10 +87,15 @@ async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> Rec
             col(LedgerTransaction.points),
             col(LedgerTransaction.effective_at),
             col(LedgerTransaction.kind),
+            col(LedgerTransaction.rule_id),
+            col(LedgerTransaction.cap_period_key),
         )
     )
-    for employee_id, department_id, points, effective_at, kind in rows.all():
+    caps: dict[tuple[int, str, str], int] = defaultdict(int)
+    for employee_id, department_id, points, effective_at, kind, rule_id, cap_period in rows.all():
         report.transactions += 1
+        if kind in CAP_KINDS and rule_id and cap_period:
+            caps[(employee_id, rule_id, cap_period)] += points
         if kind not in EARNING_KINDS or not points:
             continue
         for period, key in period_keys(effective_at, zone):
@@ -103,6 +110,17 @@ async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> Rec
         (row.department_id, str(row.period), row.period_key): row.points
         for row in (await session.exec(select(DepartmentScore))).all()
     }
+    stored_caps = {
+        (row.employee_id, row.rule_id, row.cap_period_key): row.points
+        for row in (await session.exec(select(RuleCapUsage))).all()
+    }
+    for cap_key in sorted(set(stored_caps) | set(caps)):
+        have, want = stored_caps.get(cap_key, 0), caps.get(cap_key, 0)
+        if have != want:
+            problem(
+                f"employee {cap_key[0]} rule {cap_key[1]} cap {cap_key[2]}: "
+                f"usage {have}, entries say {want}"
+            )
     for owner, stored, expected_scores in (
         ("employee", stored_people, people),
         ("department", stored_departments, departments),

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.db import utcnow
 from points.ledger import bulk_pg
 from points.ledger.models import (
+    CAP_KINDS,
     EARNING_KINDS,
     Account,
     AccountKind,
@@ -30,6 +31,7 @@ from points.ledger.models import (
     LedgerTransaction,
     Period,
     PeriodScore,
+    RuleCapUsage,
     TransactionKind,
 )
 from rules.periods import period_key
@@ -245,12 +247,15 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
     deltas: dict[int, int] = defaultdict(int)
     people: dict[tuple[int, Period, str], int] = defaultdict(int)
     departments: dict[tuple[int, Period, str], int] = defaultdict(int)
+    caps: dict[tuple[int, str, str], int] = defaultdict(int)
     for transaction_id, key in inserted:
         posting = by_key[key]
         for ref, amount in posting.legs:
             account_id = ids[ref]
             entries.append((transaction_id, account_id, amount))
             deltas[account_id] += amount
+        if posting.kind in CAP_KINDS and posting.rule_id and posting.cap_period_key:
+            caps[(posting.employee_id, posting.rule_id, posting.cap_period_key)] += posting.points
         if posting.kind in EARNING_KINDS and posting.points:
             for period, pkey in period_keys(posting.effective_at, zone):
                 people[(posting.employee_id, period, pkey)] += posting.points
@@ -268,6 +273,10 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
             values = [(o, p.value, k, v) for (o, p, k), v in sorted(scores.items()) if v]
             if values:
                 await bulk_pg.add_scores(session, table, owner, values)
+        if caps:
+            await bulk_pg.add_cap_usage(
+                session, [(e, r, k, v) for (e, r, k), v in sorted(caps.items())]
+            )
     else:
         connection = await session.connection()
         await connection.execute(
@@ -277,7 +286,26 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
         await _apply_balances(session, dict(changes))
         await _add_scores(session, PeriodScore, "employee_id", people)
         await _add_scores(session, DepartmentScore, "department_id", departments)
+        await _add_cap_usage(session, caps)
     return [transaction_id for transaction_id, _key in inserted]
+
+
+async def _add_cap_usage(session: AsyncSession, caps: dict[tuple[int, str, str], int]) -> None:
+    if not caps:
+        return
+    stmt = insert_for(session, RuleCapUsage)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["employee_id", "rule_id", "cap_period_key"],
+        set_={"points": RuleCapUsage.points + stmt.excluded.points},
+    )
+    connection = await session.connection()
+    await connection.execute(
+        stmt,
+        [
+            {"employee_id": e, "rule_id": r, "cap_period_key": k, "points": v}
+            for (e, r, k), v in sorted(caps.items())
+        ],
+    )
 
 
 async def _apply_balances(session: AsyncSession, deltas: dict[int, int]) -> None:

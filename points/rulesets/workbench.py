@@ -239,7 +239,9 @@ async def try_event(
     if employee is not None and employee.id is not None:
         departments = (await department_labels(session)).get(employee.department_id, ())
         event = Event.from_mapping(data, departments)
-        history = (await ledger_histories(session, [employee.id], [event]))[employee.id]
+        history = (await ledger_histories(session, [employee.id], [event], ruleset, settings.zone))[
+            employee.id
+        ]
     zone = settings.zone
     awards = {a.rule_id: a for a in score_event(ruleset, event, history, zone).awards}
     english = current_locale.get() == "en"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy import select as select_columns
@@ -20,13 +20,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.db import utcnow
 from points.events.models import ActivityEvent, EventStatus
-from points.ledger.models import LedgerTransaction, RuleStreak, TransactionKind
+from points.ledger import bulk_pg
+from points.ledger.models import LedgerTransaction, RuleCapUsage, RuleStreak, TransactionKind
 from points.ledger.reversal import reverse_transactions
 from points.ledger.service import Posting, earning_legs, insert_for, lock_people, post
 from points.org.models import Department, Employee, EmployeeStatus
 from points.rulesets.service import compiled, ensure_active
 from points.settings import Settings
-from rules import ActorHistory, Event, StreakState, score_event
+from rules import (
+    ActorHistory,
+    CompiledRule,
+    CompiledRuleset,
+    Event,
+    StreakState,
+    period_key_at,
+    score_event,
+)
 
 # Event types that take back what an earlier event of the same object earned,
 # and the attribute naming the object. Events may also name what they take back
@@ -61,10 +70,6 @@ async def _department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]
     return labels
 
 
-# Caps are at most a quarter long: older cap sums can never matter.
-CAP_LOOKBACK = timedelta(days=93)
-
-
 class _Occurrence(Protocol):
     """What history loading needs of an event (a stored one or an engine Event)."""
 
@@ -75,64 +80,73 @@ class _Occurrence(Protocol):
 
 
 async def _histories(
-    session: AsyncSession, employee_ids: Sequence[int], events: Sequence[_Occurrence]
+    session: AsyncSession,
+    employee_ids: Sequence[int],
+    events: Sequence[_Occurrence],
+    ruleset: CompiledRuleset,
+    zone: tzinfo,
 ) -> dict[int, ActorHistory]:
-    """The rule history of each person, aggregated by the database.
+    """The rule history of each person: only what ``ruleset`` can consult for ``events``.
 
-    Only what the engine can consult for this batch is read: cap sums of recent
-    periods, the latest award per rule (cooldowns, first_time), and the once_per
-    values that occur in these events — so the cost does not grow with the ledger.
+    Cap sums of recent periods (caps are at most a quarter), the last award of
+    cooldown rules inside the longest cooldown, whether first_time rules ever
+    awarded, and the once_per values these events carry — each one indexed query,
+    so the cost does not grow with the ledger.
     """
     histories = {e: ActorHistory() for e in employee_ids}
     if not employee_ids or not events:
         return histories
-    earliest = min(e.occurred_at for e in events) - CAP_LOOKBACK
+    earliest = min(e.occurred_at for e in events)
     rule_kinds = [TransactionKind.award.value, TransactionKind.reversal.value]
-    mine = (
-        col(LedgerTransaction.employee_id).in_(employee_ids),
-        col(LedgerTransaction.rule_id).is_not(None),
-        col(LedgerTransaction.kind).in_(rule_kinds),
-    )
+    capped = [r for r in ruleset.rules if r.cap_per is not None]
+    cooling = [r for r in ruleset.rules if r.cooldown is not None]
+    first_time = [r.id for r in ruleset.rules if r.first_time]
+    once_attributes = {r.once_attribute for r in ruleset.rules if r.once_attribute}
+    once_rules = [r.id for r in ruleset.rules if r.once_attribute]
+
+    def mine(rule_ids: Sequence[str]) -> tuple[Any, ...]:
+        return (
+            col(LedgerTransaction.employee_id).in_(employee_ids),
+            col(LedgerTransaction.rule_id).in_(rule_ids),
+            col(LedgerTransaction.kind).in_(rule_kinds),
+        )
+
     connection = await session.connection()
-    caps = await connection.execute(
-        select_columns(
-            col(LedgerTransaction.employee_id),
-            col(LedgerTransaction.rule_id),
-            col(LedgerTransaction.cap_period_key),
-            func.sum(col(LedgerTransaction.points)),
+    if capped:
+        await _read_cap_usage(session, histories, events, capped, zone)
+    if cooling:
+        # Cooldowns count both ways, so look as far after the batch as before it.
+        longest = max(r.cooldown for r in cooling if r.cooldown is not None)
+        latest_at = max(e.occurred_at for e in events) + longest
+        latest = await connection.execute(
+            select_columns(
+                col(LedgerTransaction.employee_id),
+                col(LedgerTransaction.rule_id),
+                func.max(col(LedgerTransaction.effective_at)),
+            )
+            .where(
+                *mine([r.id for r in cooling]),
+                col(LedgerTransaction.effective_at) >= earliest - longest,
+                col(LedgerTransaction.effective_at) <= latest_at,
+            )
+            .group_by(col(LedgerTransaction.employee_id), col(LedgerTransaction.rule_id))
         )
-        .where(
-            *mine,
-            col(LedgerTransaction.cap_period_key).is_not(None),
-            col(LedgerTransaction.effective_at) >= earliest,
+        for employee_id, rule_id, last in latest.all():
+            histories[employee_id].last_award_at[str(rule_id)] = last
+    if first_time:
+        awarded = await connection.execute(
+            select_columns(col(LedgerTransaction.employee_id), col(LedgerTransaction.rule_id))
+            .where(*mine(first_time))
+            .distinct()
         )
-        .group_by(
-            col(LedgerTransaction.employee_id),
-            col(LedgerTransaction.rule_id),
-            col(LedgerTransaction.cap_period_key),
-        )
-    )
-    for employee_id, rule_id, cap_key, points in caps.all():
-        histories[employee_id].period_points[(str(rule_id), str(cap_key))] = int(points)
-    latest = await connection.execute(
-        select_columns(
-            col(LedgerTransaction.employee_id),
-            col(LedgerTransaction.rule_id),
-            func.max(col(LedgerTransaction.effective_at)),
-        )
-        .where(*mine)
-        .group_by(col(LedgerTransaction.employee_id), col(LedgerTransaction.rule_id))
-    )
-    for employee_id, rule_id, last in latest.all():
-        history = histories[employee_id]
-        history.last_award_at[str(rule_id)] = last
-        history.rules_awarded.add(str(rule_id))
+        for employee_id, rule_id in awarded.all():
+            histories[employee_id].rules_awarded.add(str(rule_id))
     candidates = sorted(
         {
-            str(value)
+            str(event.attributes[attribute])
             for event in events
-            for value in event.attributes.values()
-            if isinstance(value, str | int | float) and value != ""
+            for attribute in once_attributes
+            if event.attributes.get(attribute) not in (None, "")
         }
     )
     if candidates:
@@ -141,7 +155,7 @@ async def _histories(
                 col(LedgerTransaction.employee_id),
                 col(LedgerTransaction.rule_id),
                 col(LedgerTransaction.once_value),
-            ).where(*mine, col(LedgerTransaction.once_value).in_(candidates))
+            ).where(*mine(once_rules), col(LedgerTransaction.once_value).in_(candidates))
         )
         for employee_id, rule_id, once_value in onces.all():
             histories[employee_id].once_values.setdefault(str(rule_id), set()).add(str(once_value))
@@ -150,6 +164,48 @@ async def _histories(
     ).all():
         histories[row.employee_id].streaks[row.rule_id] = StreakState(row.last_period, row.length)
     return histories
+
+
+def _people_of(event: _Occurrence, histories: Mapping[int, ActorHistory]) -> list[int]:
+    person: int | None = getattr(event, "employee_id", None)
+    return [person] if person is not None else list(histories)
+
+
+async def _read_cap_usage(
+    session: AsyncSession,
+    histories: dict[int, ActorHistory],
+    events: Sequence[_Occurrence],
+    capped: Sequence[CompiledRule],
+    zone: tzinfo,
+) -> None:
+    """Fill each person's cap sums for the periods these events fall in."""
+    # Each stored event names its person; an engine Event (the rules workbench)
+    # does not, and then it belongs to every person asked about (there is one).
+    wanted = sorted(
+        {
+            (employee_id, r.id, period_key_at(r.cap_per, e.occurred_at, zone))
+            for e in events
+            for employee_id in _people_of(e, histories)
+            for r in capped
+            if r.cap_per is not None
+        }
+    )
+    keys = {(r, k) for _e, r, k in wanted}
+    if not wanted:
+        return
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        rows = await bulk_pg.read_cap_usage(session, wanted)
+    else:
+        found = await session.exec(
+            select(RuleCapUsage).where(
+                col(RuleCapUsage.employee_id).in_(list(histories)),
+                col(RuleCapUsage.rule_id).in_(sorted({r for r, _k in keys})),
+                col(RuleCapUsage.cap_period_key).in_(sorted({k for _r, k in keys})),
+            )
+        )
+        rows = [(u.employee_id, u.rule_id, u.cap_period_key, u.points) for u in found.all()]
+    for employee_id, rule_id, key, points in rows:
+        histories[employee_id].period_points[(rule_id, key)] = points
 
 
 async def score_events(
@@ -189,7 +245,7 @@ async def score_events(
     labels = await _department_labels(session)
     version = await ensure_active(session)
     ruleset = compiled(version)
-    histories = await _histories(session, people, events)
+    histories = await _histories(session, people, events, ruleset, settings.zone)
     zone = settings.zone
     postings: list[Posting] = []
     streak_updates: dict[tuple[int, str], StreakState] = {}

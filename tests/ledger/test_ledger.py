@@ -214,3 +214,18 @@ async def test_points_expire_oldest_first_once_per_day(pg: Store, zhang: int) ->
         assert again == {"people": 0, "points": 0}
         assert (await reconcile(session, settings.zone)).clean
     assert await _available(pg, zhang) == 5
+
+
+async def test_cap_usage_is_a_cache_that_reconcile_checks(pg: Store, zhang: int) -> None:
+    # Five on-time approvals in one day: the daily cap of 20 lets four through.
+    await send(pg, [approval(str(n), f"2026-11-24T0{n}:00:00") for n in range(1, 6)])  # type: ignore[list-item]
+    assert await _available(pg, zhang) == 20
+    async with pg.db.session() as session:
+        assert (await reconcile(session, pg.settings.zone)).clean
+    async with pg.db.engine.begin() as conn:
+        await conn.execute(text("UPDATE rule_cap_usage SET points = 0"))
+    async with pg.db.session() as session:
+        report = await reconcile(session, pg.settings.zone)
+    assert [p for p in report.problems if "cap 2026-11-24" in p] == [
+        "employee 1 rule approval-on-time cap 2026-11-24: usage 0, entries say 20"
+    ]
