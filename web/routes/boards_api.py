@@ -7,12 +7,11 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission
 from points.boards import service as boards
-from points.dashboards import service as dashboards
 from points.errors import InvalidInput
 from points.i18n import _
 from points.org import service as org
 from web.forms import date_param, int_param
-from web.routes.dashboards import chosen_department, dashboard_period, heads_department
+from web.routes.dashboards import requested_dashboard
 from web.security import Ctx, api
 
 
@@ -56,16 +55,7 @@ async def leaderboard(ctx: Ctx) -> Response:
 
 @api(Permission.view_department)
 async def dashboard_figures(ctx: Ctx) -> Response:
-    department = await chosen_department(ctx)
-    period, key = dashboard_period(ctx)
-    board = await dashboards.dashboard(
-        ctx.session,
-        department=department,
-        period=period,
-        key=key,
-        zone=ctx.settings.zone,
-        show_inactive=await heads_department(ctx.session, ctx.principal, department),
-    )
+    _period, board = await requested_dashboard(ctx)
     body = board.to_dict()
     if board.inactive is not None:
         body["inactive"] = {

@@ -94,8 +94,8 @@ def _charts(board: dashboards.Dashboard) -> list[tuple[str, Markup]]:
     return [(title, draw(title, labels, values)) for title, draw, values in series]
 
 
-@page(Permission.view_department)
-async def dashboard_page(ctx: Ctx) -> Response:
+async def requested_dashboard(ctx: Ctx) -> tuple[Period, dashboards.Dashboard]:
+    """The dashboard the query string asks for, as the page and the API both show it."""
     department = await chosen_department(ctx)
     period, key = dashboard_period(ctx)
     board = await dashboards.dashboard(
@@ -106,6 +106,12 @@ async def dashboard_page(ctx: Ctx) -> Response:
         zone=ctx.settings.zone,
         show_inactive=await heads_department(ctx.session, ctx.principal, department),
     )
+    return period, board
+
+
+@page(Permission.view_department)
+async def dashboard_page(ctx: Ctx) -> Response:
+    period, board = await requested_dashboard(ctx)
     visible = await visible_departments(ctx.session, ctx.principal)
     choices = [
         d for d in await org.list_departments(ctx.session) if visible is None or d.id in visible
