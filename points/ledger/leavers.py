@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.service import record
 from points.org.models import EmployeeStatus
 from points.org.service import get_employee
+from points.rewards.service import release_holds_of
 from points.settings import Settings
 
 
@@ -32,8 +33,6 @@ async def mark_left(
     employee.status = EmployeeStatus.left
     employee.left_on = left_on or date.today()
     session.add(employee)
-    from points.rewards.service import release_holds_of
-
     released = await release_holds_of(session, settings, employee.id, reason)
     await record(
         session,

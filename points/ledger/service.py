@@ -42,16 +42,16 @@ SYSTEM_KINDS = (AccountKind.issuance, AccountKind.spent, AccountKind.expired)
 AccountRef = tuple[int | None, AccountKind]
 
 
+def is_postgres(session: AsyncSession) -> bool:
+    """PostgreSQL (row locks, bulk arrays) rather than the embedded SQLite."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
     """The dialect's INSERT (for ON CONFLICT), PostgreSQL or SQLite."""
-    assert session.bind is not None
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         return postgresql.insert(model)
     return sqlite.insert(model)
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def period_keys(moment: datetime, zone: tzinfo) -> list[tuple[Period, str]]:
@@ -229,7 +229,7 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
         }
         for p in postings
     ]
-    postgres = _is_postgres(session)
+    postgres = is_postgres(session)
     if postgres:
         inserted = await bulk_pg.insert_transactions(session, rows, utcnow())
     else:

@@ -32,7 +32,7 @@ from points.db import utcnow
 from points.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from points.i18n import N_, _, use_locale
 from points.ledger.models import AccountKind, TransactionKind
-from points.ledger.service import Posting, balances, lock_people, moving_legs, post
+from points.ledger.service import Posting, balances, is_postgres, lock_people, moving_legs, post
 from points.notifications.service import notify
 from points.org.models import Department, Employee, EmployeeStatus, Role, RoleAssignment
 from points.rewards.models import (
@@ -578,8 +578,7 @@ async def _reserve_code(session: AsyncSession, reward_id: int, redemption_id: in
         .order_by(col(VoucherCode.id))
         .limit(1)
     )
-    assert session.bind is not None
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     code_id = (await session.exec(query)).first()
     if code_id is None:
@@ -713,8 +712,7 @@ async def _lock_redemption(session: AsyncSession, redemption_id: int) -> Redempt
         .where(Redemption.id == redemption_id)
         .execution_options(populate_existing=True)
     )
-    assert session.bind is not None
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         query = query.with_for_update()
     return (await session.exec(query)).one()
 

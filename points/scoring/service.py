@@ -23,7 +23,14 @@ from points.events.models import ActivityEvent, EventStatus
 from points.ledger import bulk_pg
 from points.ledger.models import LedgerTransaction, RuleCapUsage, RuleStreak, TransactionKind
 from points.ledger.reversal import reverse_transactions
-from points.ledger.service import Posting, earning_legs, insert_for, lock_people, post
+from points.ledger.service import (
+    Posting,
+    earning_legs,
+    insert_for,
+    is_postgres,
+    lock_people,
+    post,
+)
 from points.org.models import Department, Employee, EmployeeStatus
 from points.rulesets.service import compiled, ensure_active
 from points.settings import Settings
@@ -193,7 +200,7 @@ async def _read_cap_usage(
     keys = {(r, k) for _e, r, k in wanted}
     if not wanted:
         return
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         rows = await bulk_pg.read_cap_usage(session, wanted)
     else:
         found = await session.exec(
@@ -238,6 +245,8 @@ async def score_events(
         ).all()
     )
     events = [e for e in events if e.status == EventStatus.pending]
+    if not events:
+        return summary
     employees = {
         e.id: e
         for e in (await session.exec(select(Employee).where(col(Employee.id).in_(people)))).all()
