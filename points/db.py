@@ -6,12 +6,13 @@ here calls ``create_all``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Integer, any_, bindparam, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +22,17 @@ from points.settings import Settings
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def among(column: Any, ids: Sequence[int], postgres: bool) -> Any:
+    """``column IN ids`` for integer ids; on PostgreSQL one array parameter (``= ANY``).
+
+    A batch names a thousand ids: as an array that is one bound value instead of a
+    thousand placeholders to render, cast and send.
+    """
+    if postgres:
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))
 
 
 class AwareDateTime(TypeDecorator[datetime]):

@@ -155,6 +155,16 @@ class CompiledRuleset:
     catalogue: Catalogue
     rule_file: RuleFile
     _plans: dict[str, _TypePlan] = field(default_factory=dict, repr=False)
+    _capped: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
+
+    def capped_for(self, event_type: str) -> tuple[CompiledRule, ...]:
+        """Rules (campaigns too) with a cap that an event of this type can count against."""
+        found = self._capped.get(event_type)
+        if found is None:
+            plan = self._plans.get(event_type)
+            rules = plan.rules + plan.campaigns if plan else ()
+            found = self._capped[event_type] = tuple(r for r in rules if r.cap_per is not None)
+        return found
 
     def rules_for(self, event_type: str) -> tuple[CompiledRule, ...]:
         """Ordinary (non-campaign) rules that score ``event_type``."""

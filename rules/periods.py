@@ -42,6 +42,13 @@ def period_key(period: Period, local: datetime | date) -> str:
     Keys are distinct across kinds so one mapping can hold them all:
     ``2026-11-24`` (day), ``2026-W48`` (ISO week), ``2026-11`` (month), ``2026-Q4``.
     """
+    return _period_key_of_day(period, local.year, local.month, local.day)
+
+
+# Scoring asks for the same few hundred days' keys millions of times.
+@lru_cache(maxsize=8192)
+def _period_key_of_day(period: Period, year: int, month: int, day: int) -> str:
+    local = date(year, month, day)
     if period == "day":
         return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
     if period == "week":

@@ -18,11 +18,13 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.db import utcnow
 from points.errors import InvalidInput
 from points.events.models import ActivityEvent, EventConflict, EventStatus
 from points.events.schemas import EventIn
 from points.jobs import enqueue_after_commit
-from points.ledger.service import insert_for
+from points.ledger import bulk_pg
+from points.ledger.service import insert_for, is_postgres
 from points.org.models import Employee
 
 SCORE_JOB = "score_events"
@@ -78,7 +80,7 @@ async def ingest(
             )
         ).all()
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for event, digest in zip(events, hashes, strict=True):
         if event.external_id in seen:
@@ -98,18 +100,9 @@ async def ingest(
                 "status": (EventStatus.pending if employee_id else EventStatus.unmatched).value,
             }
         )
-    stmt = insert_for(session, ActivityEvent)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
-        col(ActivityEvent.id), col(ActivityEvent.external_id)
-    )
-    # Executemany (compiled once, batched by SQLAlchemy) rather than one huge VALUES.
-    connection = await session.connection()
-    created = dict(
-        (external_id, event_id)
-        for event_id, external_id in (await connection.execute(stmt, rows)).all()
-    )
+    created = await _insert_new(session, rows)
     # What was just written is known; only the ids seen before need reading back.
-    stored = {
+    stored: dict[str, tuple[int | None, str]] = {
         r["external_id"]: (created[r["external_id"]], r["payload_hash"])
         for r in rows
         if r["external_id"] in created
@@ -148,6 +141,22 @@ async def ingest(
     if to_score:
         enqueue_after_commit(session, SCORE_JOB, event_ids=to_score)
     return results
+
+
+async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the rows whose ``(source, external_id)`` is new; their ids by external id."""
+    if is_postgres(session):
+        return await bulk_pg.insert_events(session, rows, utcnow())
+    stmt = insert_for(session, ActivityEvent)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
+        col(ActivityEvent.id), col(ActivityEvent.external_id)
+    )
+    # Executemany (compiled once, batched by SQLAlchemy) rather than one huge VALUES.
+    connection = await session.connection()
+    return {
+        external_id: event_id
+        for event_id, external_id in (await connection.execute(stmt, rows)).all()
+    }
 
 
 async def _record_conflict(

@@ -8,7 +8,10 @@ path in :mod:`points.ledger.service`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import text
@@ -25,6 +28,17 @@ SELECT * FROM unnest(
     $13::varchar[], $14::int[], $15::int[], $16::varchar[], $17::varchar[], $18::varchar[])
 ON CONFLICT (key) DO NOTHING
 RETURNING id, key
+"""
+
+INSERT_EVENTS = """
+INSERT INTO activity_event (
+    source, external_id, type, actor, employee_id, occurred_at, attributes, payload_hash,
+    status, received_at, attempts)
+SELECT *, $10::timestamptz, 0 FROM unnest(
+    $1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::int[], $6::timestamptz[],
+    $7::json[], $8::varchar[], $9::varchar[])
+ON CONFLICT (source, external_id) DO NOTHING
+RETURNING id, external_id
 """
 
 INSERT_ENTRIES = """
@@ -56,33 +70,60 @@ async def driver(session: AsyncSession) -> Any:
     return asyncpg_connection
 
 
+# Posting attributes in INSERT_TRANSACTIONS order (None: the shared created_at).
+_TRANSACTION_FIELDS = (
+    "key",
+    "kind",
+    "employee_id",
+    "department_id",
+    "points",
+    "effective_at",
+    None,
+    "event_id",
+    "rule_id",
+    "rule_version",
+    "cap_period_key",
+    "once_value",
+    "badge",
+    "reverses_id",
+    "redemption_id",
+    "author",
+    "reason",
+    "reason_en",
+)
+
+
 async def insert_transactions(
-    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+    session: AsyncSession, postings: Sequence[Any], now: datetime
 ) -> list[tuple[int, str]]:
-    columns = (
-        "key",
-        "kind",
-        "employee_id",
-        "department_id",
-        "points",
-        "effective_at",
-        None,
-        "event_id",
-        "rule_id",
-        "rule_version",
-        "cap_period_key",
-        "once_value",
-        "badge",
-        "reverses_id",
-        "redemption_id",
-        "author",
-        "reason",
-        "reason_en",
-    )
-    arrays = [[now] * len(rows) if c is None else [r[c] for r in rows] for c in columns]
+    """Write the postings' transactions whose key is new; their (id, key)."""
+    arrays: list[list[Any]] = []
+    for name in _TRANSACTION_FIELDS:
+        if name is None:
+            arrays.append([now] * len(postings))
+        elif name == "kind":
+            arrays.append([p.kind.value for p in postings])
+        elif name.startswith("reason"):
+            arrays.append([text[:500] for text in map(attrgetter(name), postings)])
+        else:
+            arrays.append(list(map(attrgetter(name), postings)))
     connection = await driver(session)
     found = await connection.fetch(INSERT_TRANSACTIONS, *arrays)
     return [(record["id"], record["key"]) for record in found]
+
+
+async def insert_events(
+    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+) -> dict[str, int]:
+    """Intake's rows (those new by ``(source, external_id)``); their ids by external id."""
+    columns = ("source", "external_id", "type", "actor", "employee_id", "occurred_at")
+    arrays: list[Any] = [[r[c] for r in rows] for c in columns]
+    arrays.append([json.dumps(r["attributes"], ensure_ascii=False) for r in rows])
+    arrays.append([r["payload_hash"] for r in rows])
+    arrays.append([r["status"] for r in rows])
+    connection = await driver(session)
+    found = await connection.fetch(INSERT_EVENTS, *arrays, now)
+    return {record["external_id"]: record["id"] for record in found}
 
 
 async def insert_entries(session: AsyncSession, entries: list[tuple[int, int, int]]) -> None:

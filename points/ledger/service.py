@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, event, update
@@ -54,17 +55,24 @@ def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
     return sqlite.insert(model)
 
 
-def period_keys(moment: datetime, zone: tzinfo) -> list[tuple[Period, str]]:
+def period_keys(moment: datetime, zone: tzinfo) -> tuple[tuple[Period, str], ...]:
     """Every period a moment falls in, cut in the company's time zone."""
     local = moment.astimezone(zone)
-    return [
+    return _period_keys_of_day(local.year, local.month, local.day)
+
+
+# Every posting asks; the answer depends only on the local day.
+@lru_cache(maxsize=4096)
+def _period_keys_of_day(year: int, month: int, day: int) -> tuple[tuple[Period, str], ...]:
+    local = date(year, month, day)
+    return (
         (Period.day, period_key("day", local)),
         (Period.week, period_key("week", local)),
         (Period.month, period_key("month", local)),
         (Period.quarter, period_key("quarter", local)),
         (Period.year, f"{local.year:04d}"),
         (Period.all, "all"),
-    ]
+    )
 
 
 @dataclass
@@ -207,40 +215,10 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
     if len(by_key) != len(postings):
         raise ValueError("two postings share a key")
     ids = await account_ids(session, (ref for p in postings for ref, _a in p.legs))
-    rows = [
-        {
-            "key": p.key,
-            "kind": p.kind.value,
-            "employee_id": p.employee_id,
-            "department_id": p.department_id,
-            "points": p.points,
-            "effective_at": p.effective_at,
-            "event_id": p.event_id,
-            "rule_id": p.rule_id,
-            "rule_version": p.rule_version,
-            "cap_period_key": p.cap_period_key,
-            "once_value": p.once_value,
-            "badge": p.badge,
-            "reverses_id": p.reverses_id,
-            "redemption_id": p.redemption_id,
-            "author": p.author,
-            "reason": p.reason[:500],
-            "reason_en": p.reason_en[:500],
-        }
-        for p in postings
-    ]
-    postgres = is_postgres(session)
-    if postgres:
-        inserted = await bulk_pg.insert_transactions(session, rows, utcnow())
+    if is_postgres(session):
+        inserted = await bulk_pg.insert_transactions(session, postings, utcnow())
     else:
-        stmt: Insert = insert_for(session, LedgerTransaction)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
-            col(LedgerTransaction.id), col(LedgerTransaction.key)
-        )
-        # Executemany, not one giant VALUES: the statement is compiled once and cached,
-        # and SQLAlchemy batches the rows itself (insertmanyvalues).
-        connection = await session.connection()
-        inserted = [(i, k) for i, k in (await connection.execute(stmt, rows)).all()]
+        inserted = await _insert_transactions(session, postings)
     if not inserted:
         return []
     entries: list[tuple[int, int, int]] = []
@@ -262,7 +240,7 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
                 if posting.department_id is not None:
                     departments[(posting.department_id, period, pkey)] += posting.points
     changes = [(a, d) for a, d in sorted(deltas.items()) if d]
-    if postgres:
+    if is_postgres(session):
         await bulk_pg.insert_entries(session, entries)
         if changes:
             await bulk_pg.apply_balances(session, changes)
@@ -288,6 +266,42 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
         await _add_scores(session, DepartmentScore, "department_id", departments)
         await _add_cap_usage(session, caps)
     return [transaction_id for transaction_id, _key in inserted]
+
+
+async def _insert_transactions(
+    session: AsyncSession, postings: Sequence[Posting]
+) -> list[tuple[int, str]]:
+    """The portable path: the new transactions' (id, key); known keys are skipped."""
+    rows = [
+        {
+            "key": p.key,
+            "kind": p.kind.value,
+            "employee_id": p.employee_id,
+            "department_id": p.department_id,
+            "points": p.points,
+            "effective_at": p.effective_at,
+            "event_id": p.event_id,
+            "rule_id": p.rule_id,
+            "rule_version": p.rule_version,
+            "cap_period_key": p.cap_period_key,
+            "once_value": p.once_value,
+            "badge": p.badge,
+            "reverses_id": p.reverses_id,
+            "redemption_id": p.redemption_id,
+            "author": p.author,
+            "reason": p.reason[:500],
+            "reason_en": p.reason_en[:500],
+        }
+        for p in postings
+    ]
+    stmt: Insert = insert_for(session, LedgerTransaction)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
+        col(LedgerTransaction.id), col(LedgerTransaction.key)
+    )
+    # Executemany, not one giant VALUES: the statement is compiled once and cached,
+    # and SQLAlchemy batches the rows itself (insertmanyvalues).
+    connection = await session.connection()
+    return [(i, k) for i, k in (await connection.execute(stmt, rows)).all()]
 
 
 async def _add_cap_usage(session: AsyncSession, caps: dict[tuple[int, str, str], int]) -> None:

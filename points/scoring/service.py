@@ -15,10 +15,11 @@ from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.db import utcnow
+from points.db import among, utcnow
 from points.events.models import ActivityEvent, EventStatus
 from points.ledger import bulk_pg
 from points.ledger.models import LedgerTransaction, RuleCapUsage, RuleStreak, TransactionKind
@@ -36,11 +37,10 @@ from points.rulesets.service import compiled, ensure_active
 from points.settings import Settings
 from rules import (
     ActorHistory,
-    CompiledRule,
     CompiledRuleset,
     Event,
     StreakState,
-    period_key_at,
+    period_key,
     score_event,
 )
 
@@ -81,6 +81,8 @@ class _Occurrence(Protocol):
     """What history loading needs of an event (a stored one or an engine Event)."""
 
     @property
+    def type(self) -> str: ...
+    @property
     def occurred_at(self) -> datetime: ...
     @property
     def attributes(self) -> Mapping[str, Any]: ...
@@ -120,7 +122,7 @@ async def _histories(
 
     connection = await session.connection()
     if capped:
-        await _read_cap_usage(session, histories, events, capped, zone)
+        await _read_cap_usage(session, histories, events, ruleset, zone)
     if cooling:
         # Cooldowns count both ways, so look as far after the batch as before it.
         longest = max(r.cooldown for r in cooling if r.cooldown is not None)
@@ -182,21 +184,23 @@ async def _read_cap_usage(
     session: AsyncSession,
     histories: dict[int, ActorHistory],
     events: Sequence[_Occurrence],
-    capped: Sequence[CompiledRule],
+    ruleset: CompiledRuleset,
     zone: tzinfo,
 ) -> None:
-    """Fill each person's cap sums for the periods these events fall in."""
-    # Each stored event names its person; an engine Event (the rules workbench)
-    # does not, and then it belongs to every person asked about (there is one).
-    wanted = sorted(
-        {
-            (employee_id, r.id, period_key_at(r.cap_per, e.occurred_at, zone))
-            for e in events
-            for employee_id in _people_of(e, histories)
-            for r in capped
-            if r.cap_per is not None
-        }
-    )
+    """Fill each person's cap sums for the capped rules these events can meet."""
+    wanted_set: set[tuple[int, str, str]] = set()
+    for e in events:
+        capped = ruleset.capped_for(e.type)
+        if not capped:
+            continue
+        local = e.occurred_at.astimezone(zone)
+        # Each stored event names its person; an engine Event (the rules workbench)
+        # does not, and then it belongs to every person asked about (there is one).
+        for employee_id in _people_of(e, histories):
+            for r in capped:
+                assert r.cap_per is not None
+                wanted_set.add((employee_id, r.id, period_key(r.cap_per, local)))
+    wanted = sorted(wanted_set)
     keys = {(r, k) for _e, r, k in wanted}
     if not wanted:
         return
@@ -215,41 +219,86 @@ async def _read_cap_usage(
         histories[employee_id].period_points[(rule_id, key)] = points
 
 
+@dataclass(slots=True)
+class StoredEvent:
+    """The columns of a stored event that scoring reads (a row, not an ORM object)."""
+
+    id: int
+    source: str
+    external_id: str
+    type: str
+    actor: str
+    employee_id: int | None
+    occurred_at: datetime
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Person:
+    id: int
+    department_id: int
+    excluded: bool
+    status: str
+
+
+_EVENT_COLUMNS = (
+    col(ActivityEvent.id),
+    col(ActivityEvent.source),
+    col(ActivityEvent.external_id),
+    col(ActivityEvent.type),
+    col(ActivityEvent.actor),
+    col(ActivityEvent.employee_id),
+    col(ActivityEvent.occurred_at),
+    col(ActivityEvent.attributes),
+)
+
+
 async def score_events(
     session: AsyncSession, settings: Settings, event_ids: Sequence[int]
 ) -> ScoringSummary:
     """Score these events (those still pending) in the caller's transaction."""
     summary = ScoringSummary()
+    postgres = is_postgres(session)
+    connection = await session.connection()
+    is_pending = (
+        among(col(ActivityEvent.id), event_ids, postgres),
+        col(ActivityEvent.status) == EventStatus.pending.value,
+    )
     pending = (
-        await session.exec(
-            select(ActivityEvent.employee_id).where(
-                col(ActivityEvent.id).in_(event_ids),
-                ActivityEvent.status == EventStatus.pending,
-            )
+        await connection.execute(
+            select_columns(col(ActivityEvent.employee_id)).where(*is_pending).distinct()
         )
     ).all()
     if not pending:
         return summary
-    people = sorted({e for e in pending if e is not None})
+    people = sorted({e for (e,) in pending if e is not None})
     await lock_people(session, people)
     # Read the events only now, under the locks: another worker may have scored
     # some of them while we waited.
-    events = list(
-        (
-            await session.exec(
-                select(ActivityEvent)
-                .where(col(ActivityEvent.id).in_(event_ids))
+    events = [
+        StoredEvent(*row)
+        for row in (
+            await connection.execute(
+                select_columns(*_EVENT_COLUMNS)
+                .where(*is_pending)
                 .order_by(col(ActivityEvent.occurred_at), col(ActivityEvent.id))
-                .execution_options(populate_existing=True)
             )
         ).all()
-    )
-    events = [e for e in events if e.status == EventStatus.pending]
+    ]
     if not events:
         return summary
     employees = {
-        e.id: e
-        for e in (await session.exec(select(Employee).where(col(Employee.id).in_(people)))).all()
+        row[0]: _Person(int(row[0] or 0), row[1], row[2], str(row[3]))
+        for row in (
+            await connection.execute(
+                select_columns(
+                    col(Employee.id),
+                    col(Employee.department_id),
+                    col(Employee.excluded),
+                    col(Employee.status),
+                ).where(among(col(Employee.id), people, postgres))
+            )
+        ).all()
     }
     labels = await _department_labels(session)
     version = await ensure_active(session)
@@ -258,29 +307,19 @@ async def score_events(
     zone = settings.zone
     postings: list[Posting] = []
     streak_updates: dict[tuple[int, str], StreakState] = {}
-    reversing: list[ActivityEvent] = []
-    # One UPDATE marks the whole batch scored (and the session's copies with it).
-    await session.exec(
-        update(ActivityEvent)
-        .where(col(ActivityEvent.id).in_([e.id for e in events]))
-        .values(
-            status=EventStatus.scored.value,
-            scored_at=utcnow(),
-            attempts=col(ActivityEvent.attempts) + 1,
-        )
-    )
+    reversing: list[StoredEvent] = []
+    await _mark_scored(session, [e.id for e in events], postgres)
     for event in events:
         summary.events += 1
         employee = employees.get(event.employee_id) if event.employee_id else None
         if employee is None or employee.excluded:
             summary.skipped["excluded"] += 1
             continue
-        if employee.status != EmployeeStatus.active:
+        if employee.status != EmployeeStatus.active.value:
             summary.skipped["left"] += 1  # a leaver's account is frozen: no earning
             continue
         if event.type in REVERSING_TYPES or "reverses" in event.attributes:
             reversing.append(event)
-        assert event.id is not None and employee.id is not None
         history = histories[employee.id]
         outcome = score_event(
             ruleset,
@@ -327,6 +366,27 @@ async def score_events(
     return summary
 
 
+async def _mark_scored(session: AsyncSession, event_ids: list[int], postgres: bool) -> None:
+    """One UPDATE marks the whole batch scored; copies the session holds follow."""
+    now = utcnow()
+    connection = await session.connection()
+    await connection.execute(
+        update(ActivityEvent)
+        .where(among(col(ActivityEvent.id), event_ids, postgres))
+        .values(
+            status=EventStatus.scored.value,
+            scored_at=now,
+            attempts=col(ActivityEvent.attempts) + 1,
+        )
+    )
+    wanted = set(event_ids)
+    for held in list(session.identity_map.values()):
+        if isinstance(held, ActivityEvent) and held.id in wanted:
+            set_committed_value(held, "status", EventStatus.scored)
+            set_committed_value(held, "scored_at", now)
+            set_committed_value(held, "attempts", held.attempts + 1)
+
+
 async def _save_streaks(session: AsyncSession, updates: dict[tuple[int, str], StreakState]) -> None:
     if not updates:
         return
@@ -342,7 +402,7 @@ async def _save_streaks(session: AsyncSession, updates: dict[tuple[int, str], St
     await session.exec(stmt)
 
 
-async def reverse_for(session: AsyncSession, settings: Settings, event: ActivityEvent) -> int:
+async def reverse_for(session: AsyncSession, settings: Settings, event: StoredEvent) -> int:
     """Take back what earlier events of the same object earned; returns reversals written."""
     targets = event.attributes.get("reverses")
     query = select(ActivityEvent.id).where(
