@@ -416,20 +416,24 @@ async def reverse_for(session: AsyncSession, settings: Settings, event: StoredEv
         value = event.attributes.get(attribute)
         if value is None:
             return 0
+        # The same object (e.g. the same sp_no) among the actor's events of the same
+        # family (approval.*): narrowed in SQL, the value compared exactly here.
+        family = event.type.split(".")[0]
         candidates = (
             await session.exec(
-                select(ActivityEvent).where(
+                select(ActivityEvent.id, ActivityEvent.attributes).where(
                     ActivityEvent.source == event.source,
                     ActivityEvent.actor == event.actor,
                     col(ActivityEvent.id) != event.id,
+                    col(ActivityEvent.type).startswith(f"{family}.", autoescape=True),
+                    col(ActivityEvent.attributes)[attribute].as_string() == str(value),
                 )
             )
         ).all()
         matching = [
-            c.id
-            for c in candidates
-            if str(c.attributes.get(attribute)) == str(value)
-            and c.type.split(".")[0] == event.type.split(".")[0]
+            event_id
+            for event_id, attributes in candidates
+            if str(attributes.get(attribute)) == str(value)
         ]
         query = query.where(col(ActivityEvent.id).in_(matching))
     earlier = list((await session.exec(query)).all())

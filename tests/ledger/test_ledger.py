@@ -58,6 +58,38 @@ async def test_a_revoked_approval_reverses_its_points_with_a_pointer(pg: Store, 
         assert (await reconcile(session, pg.settings.zone)).clean
 
 
+async def test_a_revocation_takes_back_only_its_own_approval_postgresql(pg: Store) -> None:
+    await _revocation_takes_back_only_its_own_approval(pg)
+
+
+async def test_a_revocation_takes_back_only_its_own_approval_sqlite(lite: Store) -> None:
+    await _revocation_takes_back_only_its_own_approval(lite)
+
+
+async def _revocation_takes_back_only_its_own_approval(store: Store) -> None:
+    async with store.db.session() as session:
+        sales = await make_department(session, "销售部")
+        employee = await make_employee(session, sales, userid="zhangsan")
+        await session.commit()
+        assert employee.id is not None
+    # Two approvals of the same person; "17" must not match "7", nor a doc with sp_no 7.
+    doc = event("doc:1", "doc.shared", "zhangsan", "2026-11-24T09:00:00", doc_id="d1", sp_no="7")
+    await send(store, [approval("7"), approval("17", "2026-11-24T10:00:00"), doc])  # type: ignore[list-item]
+    before = await _available(store, employee.id)
+    await send(store, [approval("7", "2026-11-24T11:00:00", "revoked")])  # type: ignore[list-item]
+    assert await _available(store, employee.id) == before - 5
+    async with store.db.session() as session:
+        reversed_ = (
+            await session.exec(
+                select(LedgerTransaction).where(LedgerTransaction.kind == "reversal")
+            )
+        ).all()
+        assert len(reversed_) == 1
+        original = await session.get(LedgerTransaction, reversed_[0].reverses_id)
+        assert original is not None and original.points == 5
+        assert (await reconcile(session, store.settings.zone)).clean
+
+
 async def test_adjustments_need_a_reason_never_overdraw_and_apply_once(
     pg: Store, zhang: int
 ) -> None:
