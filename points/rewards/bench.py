@@ -2,10 +2,11 @@
 
 Concurrent clients request the same reward (finite stock, so every request takes
 the conditional ``UPDATE … WHERE stock > 0`` on one row) for many different
-people, each request its own transaction: lock the person, check balance,
-limit, audience and window, insert the redemption, post the hold, timeline,
-audit and outbox rows, take the stock, commit. The baseline, in the same run
-on the same database with the same clients and pool, is the bare conditional
+people, each request its own transaction — the real ``request_redemption``:
+lock the person and read what the checks need, check balance, stock, limit,
+audience, window and frozen account, write the redemption, the ledger hold, the
+timeline, audit and outbox rows and take the stock, commit. The baseline, in the
+same run on the same database with the same clients and pool, is the bare conditional
 ``UPDATE account SET balance = balance - 1 WHERE id = … AND balance > 0`` of one
 balance row, autocommitted.
 """
@@ -177,7 +178,7 @@ async def run(quick: bool) -> BenchResult:
             "redemptions": done,
             "refused": refused,
             "database": "postgresql",
-            "path": "lock person → checks → redemption + hold + audit + outbox → stock UPDATE "
-            "→ commit",
+            "path": "lock person + read → checks → redemption + hold + timeline + audit + "
+            "outbox + stock UPDATE → commit",
         },
     )

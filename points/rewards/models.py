@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -146,6 +146,19 @@ class VoucherCode(SQLModel, table=True):
     given_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
-def audience_of(reward: Reward) -> list[int]:
+class Offer(Protocol):
+    """What the request checks read of a reward: a :class:`Reward`, or its columns."""
+
+    @property
+    def audience(self) -> list[int]: ...
+
+    @property
+    def available_from(self) -> datetime | None: ...
+
+    @property
+    def available_until(self) -> datetime | None: ...
+
+
+def audience_of(reward: Offer) -> list[int]:
     value: Any = reward.audience or []
     return [int(v) for v in value]

@@ -68,7 +68,17 @@ class Shop:
 @pytest.fixture
 async def shop(pg: Store) -> Shop:
     """销售部 › 华东区 and 财务部; 张三 and 李四 in 华东区 have 100 points each."""
-    async with pg.db.session() as session:
+    return await build_shop(pg)
+
+
+@pytest.fixture
+async def lite_shop(lite: Store) -> Shop:
+    """The same shop in the embedded SQLite database."""
+    return await build_shop(lite)
+
+
+async def build_shop(store: Store) -> Shop:
+    async with store.db.session() as session:
         sales = await make_department(session, "销售部")
         east = await make_department(session, "华东区", parent=sales)
         finance = await make_department(session, "财务部")
@@ -79,7 +89,7 @@ async def shop(pg: Store) -> Shop:
         outsider = await make_employee(session, finance, userid="zhouba", name="周八")
         for person in (employee, colleague, head, outsider):
             assert person.id is not None
-            await give(session, pg.settings, person.id, 100)
+            await give(session, store.settings, person.id, 100)
         await session.commit()
     return Shop(sales, east, finance, employee, colleague, head, hr, outsider)
 
