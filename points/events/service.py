@@ -263,3 +263,87 @@ async def parked(session: AsyncSession, limit: int = 100) -> Sequence[ActivityEv
         .limit(limit)
     )
     return rows.all()
+
+
+# -- one event in one statement (the WeCom callback's path) ----------------------------
+
+#: PostgreSQL: match the actor, insert unless ``(source, external_id)`` is known, and
+#: otherwise read the stored row back -- one round trip. ``created`` tells the cases
+#: apart. Every parameter is cast: in ``INSERT ... SELECT`` PostgreSQL would not infer
+#: the types from the target columns.
+_INGEST_ONE_SQL = """
+WITH stored AS (
+    INSERT INTO activity_event (
+        source, external_id, type, actor, employee_id, occurred_at, attributes,
+        payload_hash, received_at, status, attempts
+    )
+    SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, employee.id,
+           $5::timestamptz, $6::json, $7::varchar, $8::timestamptz,
+           CASE WHEN employee.id IS NULL THEN $9::varchar ELSE $10::varchar END, 0
+    FROM (SELECT 1) AS one LEFT JOIN employee ON employee.userid = $4::varchar
+    ON CONFLICT (source, external_id) DO NOTHING
+    RETURNING id, status, payload_hash
+)
+SELECT id, status, payload_hash, true AS created FROM stored
+UNION ALL
+SELECT id, status, payload_hash, false AS created FROM activity_event
+WHERE source = $1::varchar AND external_id = $2::varchar AND NOT EXISTS (SELECT FROM stored)
+"""
+
+#: The stored row when the statement above saw neither its insert nor the row: another
+#: transaction committed it after the statement's snapshot (its insert then waited for
+#: that transaction and did nothing). A new statement sees it.
+_STORED_ONE_SQL = """
+SELECT id, status, payload_hash, false AS created FROM activity_event
+WHERE source = $1::varchar AND external_id = $2::varchar
+"""
+
+
+async def ingest_one(session: AsyncSession, source: str, event: EventIn) -> IntakeResult:
+    """Store one event with the outcome ``ingest(session, source, [event])`` would give.
+
+    ``created`` (scoring enqueued after commit, unless the actor is no employee yet:
+    then the event waits as ``unmatched``), ``duplicate`` for the same payload again,
+    ``conflict`` for a different payload under a known id (recorded, original kept).
+
+    On PostgreSQL the employee look-up, the insert and the read-back of a known row
+    are one statement (one round trip, no ORM) on the session's connection. When the
+    session has a transaction open the statement runs inside it, as ``ingest`` does;
+    when it has none, the statement is its own transaction and commits by itself, so
+    no BEGIN and COMMIT round trips are spent on it -- a later rollback of the session
+    then keeps the event. Either way the scoring job is only sent by
+    :func:`points.jobs.commit`, after the row is committed. On SQLite this is
+    :func:`ingest`.
+    """
+    if not is_postgres(session):
+        (result,) = await ingest(session, source, [event])
+        return result
+    digest = payload_hash(event)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    row = await driver.fetchrow(
+        _INGEST_ONE_SQL,
+        source,
+        event.external_id,
+        event.type,
+        event.actor,
+        event.occurred_at.astimezone(UTC),
+        json.dumps(event.attributes),  # what SQLAlchemy's JSON type would send
+        digest,
+        utcnow(),
+        EventStatus.unmatched.value,
+        EventStatus.pending.value,
+    )
+    if row is None:
+        row = await driver.fetchrow(_STORED_ONE_SQL, source, event.external_id)
+    assert row is not None
+    event_id: int = row["id"]
+    if row["created"]:
+        if row["status"] == EventStatus.pending.value:
+            enqueue_after_commit(session, SCORE_JOB, event_ids=[event_id])
+        return IntakeResult(event.external_id, "created", event_id)
+    if row["payload_hash"] == digest:
+        return IntakeResult(event.external_id, "duplicate", event_id)
+    await _record_conflict(session, event_id, event, digest)
+    return IntakeResult(event.external_id, "conflict", event_id)
