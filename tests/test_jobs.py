@@ -61,3 +61,31 @@ async def test_arq_worker_runs_a_job_sent_through_redis(pg: Store, redis_url: st
         await worker.close()
     assert await _notes(pg) == ["via-redis"]
     assert "test.write_audit" in JOBS
+
+
+async def test_arq_enqueue_writes_what_arq_writes_in_one_transaction(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+    from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix
+    from arq.jobs import Job, JobStatus
+
+    client = aioredis.from_url(redis_url)
+    queue = ArqQueue(redis_url)
+    try:
+        await client.flushdb()
+        await queue.enqueue("test.write_audit", note="shape")
+        (job_id,) = [i.decode() for i in await client.zrange(default_queue_name, 0, -1)]
+        ttl = await client.pttl(job_key_prefix + job_id)
+        assert expires_extra_ms - 60_000 < ttl <= expires_extra_ms  # expires like arq's own
+        job = Job(job_id, client)  # type: ignore[arg-type]
+        assert await job.status() == JobStatus.queued
+        info = await job.info()
+        assert info is not None
+        assert (info.function, info.args, info.kwargs) == (
+            "test.write_audit",
+            (),
+            {"note": "shape"},
+        )
+    finally:
+        await client.flushdb()
+        await queue.close()
+        await client.aclose()
