@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,9 +20,11 @@ from points.errors import DomainError
 from points.i18n import DEFAULT_LOCALE, negotiate, normalize_locale, use_locale
 from points.jobs import InlineQueue, make_queue
 from points.settings import Settings, get_settings
+from points.wecom.service import intake_database
 from web.errors import domain_error, http_error, server_error
 from web.metrics import Metrics, MetricsMiddleware
 from web.routes import routes
+from web.routes.wecom import callback_route
 from web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -50,6 +52,31 @@ class LocaleMiddleware:
             await self.app(scope, receive, send)
 
 
+class WeComCallbackLane:
+    """Sends WeCom's callback deliveries straight to their endpoint.
+
+    WeCom's servers carry no cookies and read no language, so the session and locale
+    middleware (and the router's walk over every route) are pure cost for them, paid
+    on every delivery of a burst. Everything else goes down ``app``.
+    """
+
+    def __init__(self, app: ASGIApp, route: Route) -> None:
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.route.path
+            and scope["method"] in ("GET", "POST")
+            and not scope.get("root_path")
+        ):
+            scope["route"] = self.route  # as the router would, for the metrics
+            await self.route.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the application. The database and queue are made in the lifespan."""
     settings = settings or get_settings()
@@ -59,11 +86,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings)
         app.state.db = db
+        intake_db = intake_database(settings)
+        app.state.intake_db = intake_db or db
         app.state.queue = make_queue(settings, db, background=True)
         try:
             yield
         finally:
             await app.state.queue.close()
+            if intake_db is not None:
+                await intake_db.dispose()
             await db.dispose()
 
     app = Starlette(
@@ -71,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[
             Middleware(MetricsMiddleware),
+            Middleware(WeComCallbackLane, route=callback_route),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.SECRET_KEY,

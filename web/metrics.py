@@ -67,6 +67,11 @@ class MetricsMiddleware:
 
 
 def _route_template(scope: Scope) -> str:
+    # The router (or a shortcut in front of it) names the route it ran: check that one
+    # before walking every route of the app.
+    chosen = scope.get("route")
+    if chosen is not None and chosen.matches(scope)[0] == Match.FULL:
+        return str(getattr(chosen, "path", "other"))
     for route in scope["app"].routes:
         match, _child = route.matches(scope)
         if match == Match.FULL:

@@ -211,8 +211,8 @@ class CallbackCrypto:
         if replay_window_seconds <= 0:
             raise ValueError("replay_window_seconds must be positive")
         self._token = token
-        self._key = key
-        self._iv = key[:16]
+        # One cipher object per key: it only hands out a fresh context per message.
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
         self._receive_id = receive_id.encode("utf-8")
         self._clock = clock
         self.replay_window_seconds = replay_window_seconds
@@ -258,7 +258,7 @@ class CallbackCrypto:
             raise BadBase64() from None
         if not raw or len(raw) % 16:
             raise BadBase64("not whole AES blocks")
-        decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv)).decryptor()
+        decryptor = self._cipher.decryptor()
         plain = _pkcs7_unpad(decryptor.update(raw) + decryptor.finalize())
         if len(plain) < _HEADER:
             raise BadLength("plaintext shorter than its header")
@@ -335,7 +335,7 @@ class CallbackCrypto:
             raise ValueError("random_prefix must be 16 bytes")
         data = message.encode("utf-8")
         plain = prefix + struct.pack(">I", len(data)) + data + self._receive_id
-        encryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv)).encryptor()
+        encryptor = self._cipher.encryptor()
         raw = encryptor.update(_pkcs7_pad(plain)) + encryptor.finalize()
         return base64.b64encode(raw).decode("ascii")
 

@@ -16,15 +16,17 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
 from points.auth.permissions import Principal
 from points.auth.service import principal_for_userid
-from points.db import utcnow
+from points.db import Database, utcnow
 from points.errors import Forbidden, InvalidInput, NotFound
-from points.events.service import IntakeResult, ingest
+from points.events.service import IntakeResult, ingest, ingest_one
 from points.i18n import _
 from points.jobs import enqueue_after_commit
 from points.ledger.service import insert_for
@@ -98,6 +100,30 @@ def make_crypto(settings: Settings, clock: Callable[[], float] = time.time) -> C
     return CallbackCrypto(
         settings.WECOM_TOKEN, settings.WECOM_AES_KEY, settings.WECOM_CORP_ID, clock=clock
     )
+
+
+def intake_database(settings: Settings) -> Database | None:
+    """A connection pool of the callback's own on PostgreSQL; None where none is needed.
+
+    The shared pool pings every connection it hands out -- BEGIN, a statement,
+    ROLLBACK: three round trips, more than storing a callback takes. This pool skips
+    that ping and instead refuses, without a round trip, a connection the driver
+    already knows the server closed (a restart, an idle timeout, a terminated
+    backend), which is what the ping is there to catch. On SQLite (no network) and
+    with callbacks off, the shared database serves.
+    """
+    if settings.is_sqlite or not callback_ready(settings):
+        return None
+    db = Database(settings, pool_pre_ping=False)
+    event.listen(db.engine.sync_engine, "checkout", _refuse_closed_connection)
+    return db
+
+
+def _refuse_closed_connection(_dbapi: Any, _record: Any, proxy: Any) -> None:
+    # DisconnectionError makes the pool drop this connection and check out another.
+    is_closed = getattr(proxy.driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 # One per process when there is no Redis: the embedded default runs web and jobs in
@@ -357,8 +383,19 @@ async def accept_callback(
     Only ``outcome.events`` are stored. Incomplete events are completed by the
     detail job (storing them now would conflict with the completed payload later);
     contact changes go to the contacts job. Both are enqueued after commit.
+
+    A callback with one event (most of them) is stored by one statement
+    (:func:`ingest_one`); the status row, when due, is written first so that the
+    statement then joins its transaction and both commit together.
     """
-    results = await ingest(session, SOURCE, outcome.events) if outcome.events else []
+    if record_status:
+        await _upsert_status(
+            session, last_callback_at=utcnow(), last_callback_event=outcome.event[:64]
+        )
+    if len(outcome.events) == 1:
+        results = [await ingest_one(session, SOURCE, outcome.events[0])]
+    else:
+        results = await ingest(session, SOURCE, outcome.events) if outcome.events else []
     if outcome.detail_requests:
         enqueue_after_commit(
             session,
@@ -370,10 +407,6 @@ async def accept_callback(
             session,
             CONTACT_CHANGES_JOB,
             changes=[contact_change_to_dict(c) for c in outcome.contact_changes],
-        )
-    if record_status:
-        await _upsert_status(
-            session, last_callback_at=utcnow(), last_callback_event=outcome.event[:64]
         )
     return results
 

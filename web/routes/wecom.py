@@ -118,7 +118,8 @@ async def callback(request: Request) -> Response:
         message = receiver.crypto.open_callback(signature, timestamp, nonce, body)
     except CallbackRejected as exc:
         return _refuse(request, exc)
-    async with request.app.state.db.session() as session:
+    # The callback's own pool on PostgreSQL (service.intake_database), else app.state.db.
+    async with request.app.state.intake_db.session() as session:
         outcome = map_callback(message, await receiver.policy(session))
         await service.accept_callback(session, outcome, record_status=receiver.status_due())
         await commit(session, request.app.state.queue)
@@ -278,8 +279,11 @@ async def approval_policy(ctx: Ctx) -> Response:
     )
 
 
+#: Also served ahead of the session and locale middleware (web.app.WeComCallbackLane).
+callback_route = Route(service.CALLBACK_PATH, callback, methods=["GET", "POST"])
+
 routes = [
-    Route(service.CALLBACK_PATH, callback, methods=["GET", "POST"]),
+    callback_route,
     Route(service.LOGIN_PATH, login),
     Route(service.OAUTH_CALLBACK_PATH, oauth_callback),
     Route("/admin/wecom", connection, methods=["GET", "POST"]),
