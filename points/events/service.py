@@ -146,7 +146,7 @@ async def ingest(
 async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert the rows whose ``(source, external_id)`` is new; their ids by external id."""
     if is_postgres(session):
-        return await bulk_pg.insert_events(session, rows, utcnow())
+        return await _insert_new_postgres(session, rows)
     stmt = insert_for(session, ActivityEvent)
     stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
         col(ActivityEvent.id), col(ActivityEvent.external_id)
@@ -157,6 +157,30 @@ async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> dict
         external_id: event_id
         for event_id, external_id in (await connection.execute(stmt, rows)).all()
     }
+
+
+# A whole batch as arrays, one statement (PostgreSQL): far cheaper than a row each.
+_INSERT_BATCH_SQL = """
+INSERT INTO activity_event (
+    source, external_id, type, actor, employee_id, occurred_at, attributes, payload_hash,
+    status, received_at, attempts)
+SELECT *, $10::timestamptz, 0 FROM unnest(
+    $1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::int[], $6::timestamptz[],
+    $7::json[], $8::varchar[], $9::varchar[])
+ON CONFLICT (source, external_id) DO NOTHING
+RETURNING id, external_id
+"""
+
+
+async def _insert_new_postgres(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
+    columns = ("source", "external_id", "type", "actor", "employee_id", "occurred_at")
+    arrays: list[Any] = [[r[c] for r in rows] for c in columns]
+    arrays.append([json.dumps(r["attributes"]) for r in rows])  # as SQLAlchemy's JSON sends
+    arrays.append([r["payload_hash"] for r in rows])
+    arrays.append([r["status"] for r in rows])
+    connection = await bulk_pg.driver(session)
+    found = await connection.fetch(_INSERT_BATCH_SQL, *arrays, utcnow())
+    return {record["external_id"]: record["id"] for record in found}
 
 
 async def _record_conflict(

@@ -8,37 +8,43 @@ path in :mod:`points.ledger.service`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-INSERT_TRANSACTIONS = """
-INSERT INTO ledger_transaction (
-    key, kind, employee_id, department_id, points, effective_at, created_at, event_id,
-    rule_id, rule_version, cap_period_key, once_value, badge, reverses_id, redemption_id,
-    author, reason, reason_en)
-SELECT * FROM unnest(
-    $1::varchar[], $2::varchar[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
-    $7::timestamptz[], $8::int[], $9::varchar[], $10::int[], $11::varchar[], $12::varchar[],
-    $13::varchar[], $14::int[], $15::int[], $16::varchar[], $17::varchar[], $18::varchar[])
+# ledger_transaction's columns as the fast paths write them (the keys of
+# ``Posting.transaction_row``), with their PostgreSQL types.
+TRANSACTION_COLUMNS = (
+    ("key", "varchar"),
+    ("kind", "varchar"),
+    ("employee_id", "int"),
+    ("department_id", "int"),
+    ("points", "int"),
+    ("effective_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("event_id", "int"),
+    ("rule_id", "varchar"),
+    ("rule_version", "int"),
+    ("cap_period_key", "varchar"),
+    ("once_value", "varchar"),
+    ("badge", "varchar"),
+    ("reverses_id", "int"),
+    ("redemption_id", "int"),
+    ("author", "varchar"),
+    ("reason", "varchar"),
+    ("reason_en", "varchar"),
+)
+TRANSACTION_NAMES = ", ".join(name for name, _type in TRANSACTION_COLUMNS)
+_TRANSACTION_ARRAYS = ", ".join(
+    f"${n}::{type_}[]" for n, (_name, type_) in enumerate(TRANSACTION_COLUMNS, 1)
+)
+
+INSERT_TRANSACTIONS = f"""
+INSERT INTO ledger_transaction ({TRANSACTION_NAMES})
+SELECT * FROM unnest({_TRANSACTION_ARRAYS})
 ON CONFLICT (key) DO NOTHING
 RETURNING id, key
-"""
-
-INSERT_EVENTS = """
-INSERT INTO activity_event (
-    source, external_id, type, actor, employee_id, occurred_at, attributes, payload_hash,
-    status, received_at, attempts)
-SELECT *, $10::timestamptz, 0 FROM unnest(
-    $1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::int[], $6::timestamptz[],
-    $7::json[], $8::varchar[], $9::varchar[])
-ON CONFLICT (source, external_id) DO NOTHING
-RETURNING id, external_id
 """
 
 INSERT_ENTRIES = """
@@ -70,60 +76,14 @@ async def driver(session: AsyncSession) -> Any:
     return asyncpg_connection
 
 
-# Posting attributes in INSERT_TRANSACTIONS order (None: the shared created_at).
-_TRANSACTION_FIELDS = (
-    "key",
-    "kind",
-    "employee_id",
-    "department_id",
-    "points",
-    "effective_at",
-    None,
-    "event_id",
-    "rule_id",
-    "rule_version",
-    "cap_period_key",
-    "once_value",
-    "badge",
-    "reverses_id",
-    "redemption_id",
-    "author",
-    "reason",
-    "reason_en",
-)
-
-
 async def insert_transactions(
-    session: AsyncSession, postings: Sequence[Any], now: datetime
+    session: AsyncSession, rows: list[dict[str, Any]]
 ) -> list[tuple[int, str]]:
-    """Write the postings' transactions whose key is new; their (id, key)."""
-    arrays: list[list[Any]] = []
-    for name in _TRANSACTION_FIELDS:
-        if name is None:
-            arrays.append([now] * len(postings))
-        elif name == "kind":
-            arrays.append([p.kind.value for p in postings])
-        elif name.startswith("reason"):
-            arrays.append([text[:500] for text in map(attrgetter(name), postings)])
-        else:
-            arrays.append(list(map(attrgetter(name), postings)))
+    """Write the transactions whose key is new; their (id, key)."""
+    arrays = [[row[name] for row in rows] for name, _type in TRANSACTION_COLUMNS]
     connection = await driver(session)
     found = await connection.fetch(INSERT_TRANSACTIONS, *arrays)
     return [(record["id"], record["key"]) for record in found]
-
-
-async def insert_events(
-    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
-) -> dict[str, int]:
-    """Intake's rows (those new by ``(source, external_id)``); their ids by external id."""
-    columns = ("source", "external_id", "type", "actor", "employee_id", "occurred_at")
-    arrays: list[Any] = [[r[c] for r in rows] for c in columns]
-    arrays.append([json.dumps(r["attributes"], ensure_ascii=False) for r in rows])
-    arrays.append([r["payload_hash"] for r in rows])
-    arrays.append([r["status"] for r in rows])
-    connection = await driver(session)
-    found = await connection.fetch(INSERT_EVENTS, *arrays, now)
-    return {record["external_id"]: record["id"] for record in found}
 
 
 async def insert_entries(session: AsyncSession, entries: list[tuple[int, int, int]]) -> None:

@@ -26,18 +26,14 @@ from points.ledger.models import CAP_KINDS, EARNING_KINDS
 from points.ledger.service import AccountRef, Posting, account_ids, is_postgres, post
 
 _TRANSACTION = """txn AS (
-    INSERT INTO ledger_transaction (
-        key, kind, employee_id, department_id, points, effective_at, created_at, event_id,
-        rule_id, rule_version, cap_period_key, once_value, badge, reverses_id, redemption_id,
-        author, reason, reason_en)
-    VALUES (${p[0]}, ${p[1]}, ${p[2]}, ${p[3]}, ${p[4]}, ${p[5]}, ${p[6]}, ${p[7]}, ${p[8]},
-        ${p[9]}, ${p[10]}, ${p[11]}, ${p[12]}, ${p[13]}, ${p[14]}, ${p[15]}, ${p[16]}, ${p[17]})
+    INSERT INTO ledger_transaction ({columns})
+    VALUES ({values})
     ON CONFLICT (key) DO NOTHING
     RETURNING id
 ), entries AS (
     INSERT INTO ledger_entry (transaction_id, account_id, amount)
     SELECT txn.id, leg.account_id, leg.amount
-    FROM txn, unnest(${p[18]}::int[], ${p[19]}::int[]) AS leg(account_id, amount)
+    FROM txn, unnest(${accounts}::int[], ${amounts}::int[]) AS leg(account_id, amount)
     RETURNING id
 )"""
 
@@ -50,7 +46,8 @@ _BALANCE = """, balance_{n} AS (
     RETURNING id
 )"""
 
-_PARAMETERS = 20  # the transaction's 18 columns, then the legs' accounts and amounts
+# The transaction's columns, then the legs' accounts and amounts.
+_PARAMETERS = len(bulk_pg.TRANSACTION_COLUMNS) + 2
 
 
 @dataclass(frozen=True)
@@ -97,35 +94,23 @@ async def posting_clauses(
     for account_id, amount in legs:
         deltas[account_id] = deltas.get(account_id, 0) + amount
     changes = sorted((a, d) for a, d in deltas.items() if d)
-    numbers = list(range(first, first + _PARAMETERS))
-    sql = [_TRANSACTION.format(p=numbers)]
+    columns = len(bulk_pg.TRANSACTION_COLUMNS)
+    sql = [
+        _TRANSACTION.format(
+            columns=bulk_pg.TRANSACTION_NAMES,
+            values=", ".join(f"${n}" for n in range(first, first + columns)),
+            accounts=first + columns,
+            amounts=first + columns + 1,
+        )
+    ]
     previous = "entries"
     for n in range(len(changes)):
         account = first + _PARAMETERS + 2 * n
         sql.append(_BALANCE.format(n=n, account=account, delta=account + 1, previous=previous))
         previous = f"balance_{n}"
-    args: list[Any] = [
-        posting.key,
-        posting.kind.value,
-        posting.employee_id,
-        posting.department_id,
-        posting.points,
-        posting.effective_at,
-        utcnow(),
-        posting.event_id,
-        posting.rule_id,
-        posting.rule_version,
-        posting.cap_period_key,
-        posting.once_value,
-        posting.badge,
-        posting.reverses_id,
-        posting.redemption_id,
-        posting.author,
-        posting.reason[:500],
-        posting.reason_en[:500],
-        [a for a, _m in legs],
-        [m for _a, m in legs],
-    ]
+    row = posting.transaction_row(utcnow())
+    args: list[Any] = [row[name] for name, _type in bulk_pg.TRANSACTION_COLUMNS]
+    args += [[a for a, _m in legs], [m for _a, m in legs]]
     for account_id, delta in changes:
         args += [account_id, delta]
     return Clauses("".join(sql), args, previous)

@@ -103,6 +103,29 @@ class Posting:
         if sum(amount for _ref, amount in self.legs) != 0:
             raise ValueError(f"unbalanced transaction {self.key}")
 
+    def transaction_row(self, created_at: datetime) -> dict[str, Any]:
+        """The ``ledger_transaction`` row of this posting, by column."""
+        return {
+            "key": self.key,
+            "kind": self.kind.value,
+            "employee_id": self.employee_id,
+            "department_id": self.department_id,
+            "points": self.points,
+            "effective_at": self.effective_at,
+            "created_at": created_at,
+            "event_id": self.event_id,
+            "rule_id": self.rule_id,
+            "rule_version": self.rule_version,
+            "cap_period_key": self.cap_period_key,
+            "once_value": self.once_value,
+            "badge": self.badge,
+            "reverses_id": self.reverses_id,
+            "redemption_id": self.redemption_id,
+            "author": self.author,
+            "reason": self.reason[:500],
+            "reason_en": self.reason_en[:500],
+        }
+
 
 def earning_legs(employee_id: int, points: int) -> list[tuple[AccountRef, int]]:
     """Points earned (or taken back, when negative): issuance ↔ the person's available."""
@@ -215,10 +238,12 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
     if len(by_key) != len(postings):
         raise ValueError("two postings share a key")
     ids = await account_ids(session, (ref for p in postings for ref, _a in p.legs))
+    now = utcnow()
+    rows = [p.transaction_row(now) for p in postings]
     if is_postgres(session):
-        inserted = await bulk_pg.insert_transactions(session, postings, utcnow())
+        inserted = await bulk_pg.insert_transactions(session, rows)
     else:
-        inserted = await _insert_transactions(session, postings)
+        inserted = await _insert_transactions(session, rows)
     if not inserted:
         return []
     entries: list[tuple[int, int, int]] = []
@@ -269,31 +294,9 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
 
 
 async def _insert_transactions(
-    session: AsyncSession, postings: Sequence[Posting]
+    session: AsyncSession, rows: list[dict[str, Any]]
 ) -> list[tuple[int, str]]:
     """The portable path: the new transactions' (id, key); known keys are skipped."""
-    rows = [
-        {
-            "key": p.key,
-            "kind": p.kind.value,
-            "employee_id": p.employee_id,
-            "department_id": p.department_id,
-            "points": p.points,
-            "effective_at": p.effective_at,
-            "event_id": p.event_id,
-            "rule_id": p.rule_id,
-            "rule_version": p.rule_version,
-            "cap_period_key": p.cap_period_key,
-            "once_value": p.once_value,
-            "badge": p.badge,
-            "reverses_id": p.reverses_id,
-            "redemption_id": p.redemption_id,
-            "author": p.author,
-            "reason": p.reason[:500],
-            "reason_en": p.reason_en[:500],
-        }
-        for p in postings
-    ]
     stmt: Insert = insert_for(session, LedgerTransaction)
     stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
         col(LedgerTransaction.id), col(LedgerTransaction.key)
