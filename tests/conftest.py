@@ -32,7 +32,7 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def service_missing(what: str, error: BaseException) -> None:
-    message = f"{what} is not reachable ({error!r}); see STACK.md to start it"
+    message = f"{what} is not reachable ({error!r}); see the README (Run the tests) to start it"
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -69,7 +69,10 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """A Redis database number of its own per xdist worker, emptied before use."""
-    url = f"{REDIS_BASE}/{1 + _worker_index() % 15}"
+    # POINTS_TEST_REDIS_DB moves the first database number, so that several test runs
+    # on one Redis (started with more than the default 16 databases) never share one.
+    first = int(os.environ.get("POINTS_TEST_REDIS_DB", "1"))
+    url = f"{REDIS_BASE}/{first + _worker_index() % 15}"
 
     async def flush() -> None:
         client = aioredis.from_url(url, socket_connect_timeout=3)
