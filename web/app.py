@@ -20,7 +20,7 @@ from points.errors import DomainError
 from points.i18n import DEFAULT_LOCALE, negotiate, normalize_locale, use_locale
 from points.jobs import InlineQueue, make_queue
 from points.settings import Settings, get_settings
-from points.wecom.service import intake_database
+from points.wecom.config import intake_database
 from web.errors import domain_error, http_error, server_error
 from web.metrics import Metrics, MetricsMiddleware
 from web.routes import routes

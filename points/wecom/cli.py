@@ -35,8 +35,8 @@ def pull(names: tuple[str, ...]) -> None:
     """Run pull connectors now (the embedded default's schedule: cron this command)."""
     from points.db import Database
     from points.jobs import InlineQueue
+    from points.wecom.config import api_ready
     from points.wecom.jobs import CONNECTOR_JOBS, run_connector_job
-    from points.wecom.service import api_ready
 
     settings = _settings()
     if not api_ready(settings):
@@ -78,7 +78,7 @@ def pull(names: tuple[str, ...]) -> None:
 @click.option("--user", "users", multiple=True, help="userid to act as (repeatable)")
 def simulate(url: str | None, count: int, users: tuple[str, ...]) -> None:
     """Send encrypted sample callbacks to a running instance and watch points arrive."""
-    from points.wecom.service import callback_ready, callback_url
+    from points.wecom.config import callback_ready, callback_url
     from points.wecom.simulate import people_to_use
     from points.wecom.simulate import simulate as send
 

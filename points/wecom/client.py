@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, cast
+from typing import Any
 
 import httpx
-from redis.asyncio import Redis
+
+from points.wecom.errors import RATE_LIMIT_CODES, WeComError, WeComUnavailable
+from points.wecom.tokens import InMemoryTokenStore, RedisTokenStore, TokenStore
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -40,176 +41,11 @@ __all__ = [
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 
 TOKEN_INVALID_CODES = frozenset({40001, 40014, 41001, 42001})
-RATE_LIMIT_CODES = frozenset({45009, 45033})
 SYSTEM_BUSY = -1
 APPROVAL_WINDOW = 31 * 86400
 CHECKIN_WINDOW = 30 * 86400
 BEHAVIOR_WINDOW = 30 * 86400
 MAX_USERS_PER_CALL = 100
-
-# Configuration errors get a bilingual hint naming the setting or console page to fix.
-_HINTS: dict[int, str] = {
-    40013: (
-        "CorpID 无效：检查 POINTS_WECOM_CORP_ID（管理后台 → 我的企业 → 企业信息 → 企业ID）。"
-        " / Invalid CorpID: check POINTS_WECOM_CORP_ID"
-        " (admin console → My Company → Company Info → Company ID)."
-    ),
-    40001: (
-        "Secret 无效：检查 POINTS_WECOM_SECRET（管理后台 → 应用管理 → 自建应用 → Secret，"
-        "需与 CorpID 属于同一企业）。 / Invalid secret: check POINTS_WECOM_SECRET"
-        " (admin console → Apps → your self-built app → Secret; same company as the CorpID)."
-    ),
-    40091: (
-        "Secret 格式无效：检查 POINTS_WECOM_SECRET 是否完整复制（无空格）。"
-        " / Malformed secret: check POINTS_WECOM_SECRET was copied whole, without spaces."
-    ),
-    60020: (
-        "服务器 IP 不在应用的企业可信 IP 中：管理后台 → 应用管理 → 自建应用 → 企业可信IP，"
-        "添加错误信息中 from ip 后的地址。 / This server's IP is not trusted: admin console →"
-        " Apps → your app → Trusted IPs; add the address shown after 'from ip'."
-    ),
-    40056: (
-        "AgentID 无效：检查 POINTS_WECOM_AGENT_ID（应用管理 → 自建应用 → AgentId）。"
-        " / Invalid AgentID: check POINTS_WECOM_AGENT_ID (Apps → your app → AgentId)."
-    ),
-    48002: (
-        "应用无此接口权限：审批/打卡/客户联系接口需在管理后台将本应用加入对应应用的"
-        "「可调用接口的应用」。 / API not allowed for this app: in the admin console add the app"
-        " to 'apps that may call the API' of Approvals / Check-in / Customer Contact."
-    ),
-    60011: (
-        "无权限访问该成员或部门：检查应用的可见范围（应用管理 → 自建应用 → 可见范围）。"
-        " / No access to that member or department: widen the app's visible range."
-    ),
-}
-_CONFIG_CODES = frozenset({40013, 40001, 40091, 60020, 40056, 48002, 60011})
-
-
-class WeComError(Exception):
-    """WeCom answered with a non-zero ``errcode`` (or could not be reached).
-
-    ``hint`` explains configuration errors in Chinese and English, naming the setting
-    or console page to fix.
-    """
-
-    def __init__(self, errcode: int, errmsg: str, *, path: str = "") -> None:
-        self.errcode = errcode
-        self.errmsg = errmsg
-        self.path = path
-        text = f"WeCom API error {errcode}"
-        if path:
-            text += f" on {path}"
-        text += f": {errmsg}"
-        if self.hint:
-            text += f" — {self.hint}"
-        super().__init__(text)
-
-    @property
-    def hint(self) -> str:
-        """How to fix it, for configuration errors; empty otherwise."""
-        return _HINTS.get(self.errcode, "")
-
-    @property
-    def is_config_error(self) -> bool:
-        """True when an administrator must change a setting (not worth retrying)."""
-        return self.errcode in _CONFIG_CODES
-
-    @property
-    def is_rate_limited(self) -> bool:
-        """True when WeCom still refused for rate limits after the retries."""
-        return self.errcode in RATE_LIMIT_CODES or self.errcode == 429
-
-
-class WeComUnavailable(WeComError):
-    """Network failure or HTTP error status after the retries (``errcode`` -1)."""
-
-
-# -- token stores ---------------------------------------------------------------
-
-
-class TokenStore(Protocol):
-    """Where the access token lives; shared across processes in production."""
-
-    async def get(self, key: str) -> str | None:
-        """The cached value, or None when absent or expired."""
-        ...
-
-    async def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        """Store ``value`` for ``ttl_seconds``."""
-        ...
-
-    async def delete(self, key: str, *, only_if: str | None = None) -> None:
-        """Remove the value; with ``only_if``, only when it still equals that value."""
-        ...
-
-
-class InMemoryTokenStore:
-    """A per-process token store (embedded mode and tests)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._values: dict[str, tuple[str, float]] = {}
-
-    async def get(self, key: str) -> str | None:
-        """The cached value, or None when absent or expired."""
-        item = self._values.get(key)
-        if item is None:
-            return None
-        value, expires = item
-        if self._clock() >= expires:
-            del self._values[key]
-            return None
-        return value
-
-    async def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        """Store ``value`` for ``ttl_seconds``."""
-        self._values[key] = (value, self._clock() + ttl_seconds)
-
-    async def delete(self, key: str, *, only_if: str | None = None) -> None:
-        """Remove the value; with ``only_if``, only when it still equals that value."""
-        item = self._values.get(key)
-        if item is not None and (only_if is None or item[0] == only_if):
-            del self._values[key]
-
-
-# Compare-and-delete in one step, so a process that saw a stale token does not delete
-# the fresh one another process has just stored.
-_DELETE_IF_EQUAL = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
-class RedisTokenStore:
-    """Token store in Redis, shared by web processes and workers."""
-
-    def __init__(self, redis: Redis, prefix: str = "points:wecom:") -> None:
-        self._redis = redis
-        self._prefix = prefix
-
-    async def get(self, key: str) -> str | None:
-        """The cached value, or None when absent or expired."""
-        value = await self._redis.get(self._prefix + key)
-        if value is None:
-            return None
-        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-    async def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        """Store ``value`` for ``ttl_seconds`` (at least one second)."""
-        await self._redis.set(self._prefix + key, value, px=max(1000, int(ttl_seconds * 1000)))
-
-    async def delete(self, key: str, *, only_if: str | None = None) -> None:
-        """Remove the value; with ``only_if``, only when it still equals that value."""
-        if only_if is None:
-            await self._redis.delete(self._prefix + key)
-        else:
-            # redis-py types eval for both sync and async clients; it is awaitable here.
-            pending = cast(
-                "Awaitable[object]",
-                self._redis.eval(_DELETE_IF_EQUAL, 1, self._prefix + key, only_if),
-            )
-            await pending
-
 
 # -- helpers ----------------------------------------------------------------------
 

@@ -22,23 +22,21 @@ from points.events.service import MAX_BATCH, ingest
 from points.jobs import InlineQueue, JobContext, commit, job, job_function
 from points.ledger.service import insert_for
 from points.org.models import Employee, EmployeeStatus
+from points.wecom.callback import detail_request_from_dict
 from points.wecom.client import WeComClient, WeComError
-from points.wecom.contacts import SuspiciousSync, apply_leaver, sync_contacts
-from points.wecom.messages import digest_day, queue_daily_digests, send_outbox
-from points.wecom.models import BehaviorDay, ConnectorState
-from points.wecom.pull import pull_approvals, pull_checkins, resolve_detail_requests
-from points.wecom.service import (
+from points.wecom.config import (
     CONTACT_CHANGES_JOB,
     FETCH_DETAILS_JOB,
     SOURCE,
     api_ready,
-    connector_state,
-    detail_request_from_dict,
-    load_policy,
     open_client,
-    record_failure,
-    record_success,
 )
+from points.wecom.connectors import connector_state, record_failure, record_success
+from points.wecom.contacts import SuspiciousSync, apply_leaver, sync_contacts
+from points.wecom.messages import digest_day, queue_daily_digests, send_outbox
+from points.wecom.models import BehaviorDay, ConnectorState
+from points.wecom.policy import load_policy
+from points.wecom.pull import pull_approvals, pull_checkins, resolve_detail_requests
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from sqlmodel import col, select
 from points.db import Database
 from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
+from points.wecom.config import make_crypto
 from points.wecom.samples import (
     approval_callback_message,
     approval_detail,
     enter_agent_message,
     external_contact_message,
 )
-from points.wecom.service import make_crypto
 
 FALLBACK_PEOPLE = ("zhangsan", "lisi", "wangwu", "zhaoliu")
 KINDS = ("approval", "customer_added", "customer_tagged", "app_entered")

@@ -10,9 +10,9 @@ import httpx
 from starlette.applications import Starlette
 
 from points.settings import Settings
+from points.wecom.config import intake_database
 from points.wecom.crypto import CallbackCrypto
 from points.wecom.samples import enter_agent_message
-from points.wecom.service import intake_database
 from tests.conftest import PG_ADMIN_DSN, Store, make_settings
 from tests.factories import make_department, make_employee
 from tests.wecom_integration.conftest import deliver, event_count

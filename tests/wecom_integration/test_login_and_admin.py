@@ -10,7 +10,7 @@ from sqlmodel import select
 from points.audit.models import AuditEntry
 from points.org.models import Role
 from points.wecom.fake_server import FakeWeCom
-from points.wecom.service import load_policy
+from points.wecom.policy import load_policy
 from tests.conftest import Store
 from tests.factories import csrf_from, login, make_department, make_employee
 

@@ -18,7 +18,9 @@ from points.auth.permissions import Permission
 from points.errors import Forbidden, InvalidInput, NotFound
 from points.i18n import _
 from points.jobs import commit
-from points.wecom import service
+from points.wecom import callback as wecom_callback
+from points.wecom import config, connectors, policy
+from points.wecom import login as wecom_login
 from points.wecom.crypto import BodyTooLarge, CallbackRejected
 from points.wecom.jobs import CONNECTOR_JOBS
 from points.wecom.mapping import map_callback
@@ -47,10 +49,10 @@ def _clock(app: Starlette) -> Callable[[], float]:
     return now
 
 
-def _receiver(app: Starlette) -> service.CallbackReceiver:
-    receiver: service.CallbackReceiver | None = getattr(app.state, "wecom_receiver", None)
+def _receiver(app: Starlette) -> wecom_callback.CallbackReceiver:
+    receiver: wecom_callback.CallbackReceiver | None = getattr(app.state, "wecom_receiver", None)
     if receiver is None:
-        receiver = service.CallbackReceiver(app.state.settings, _clock(app))
+        receiver = wecom_callback.CallbackReceiver(app.state.settings, _clock(app))
         app.state.wecom_receiver = receiver
     return receiver
 
@@ -88,7 +90,7 @@ async def callback(request: Request) -> Response:
     answered at once (empty 200), scoring and API look-ups happen in jobs.
     """
     settings = request.app.state.settings
-    if not service.callback_ready(settings):
+    if not config.callback_ready(settings):
         return JSONResponse(
             {"error": {"code": "wecom_disabled", "message": "WeCom is not configured here"}},
             status_code=404,
@@ -106,11 +108,11 @@ async def callback(request: Request) -> Response:
             echo = receiver.crypto.verify_url(signature, timestamp, nonce, echostr)
         except CallbackRejected as exc:
             async with request.app.state.db.session() as session:
-                await service.record_verification(session, ok=False, reason=exc.reason)
+                await wecom_callback.record_verification(session, ok=False, reason=exc.reason)
                 await session.commit()
             return _refuse(request, exc)
         async with request.app.state.db.session() as session:
-            await service.record_verification(session, ok=True, reason=None)
+            await wecom_callback.record_verification(session, ok=True, reason=None)
             await session.commit()
         return PlainTextResponse(echo)
     try:
@@ -118,10 +120,10 @@ async def callback(request: Request) -> Response:
         message = receiver.crypto.open_callback(signature, timestamp, nonce, body)
     except CallbackRejected as exc:
         return _refuse(request, exc)
-    # The callback's own pool on PostgreSQL (service.intake_database), else app.state.db.
+    # The callback's own pool on PostgreSQL (config.intake_database), else app.state.db.
     async with request.app.state.intake_db.session() as session:
         outcome = map_callback(message, await receiver.policy(session))
-        await service.accept_callback(session, outcome, record_status=receiver.status_due())
+        await wecom_callback.accept_callback(session, outcome, record_status=receiver.status_due())
         await commit(session, request.app.state.queue)
     return Response(status_code=200)
 
@@ -132,14 +134,14 @@ async def callback(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """Start WeCom login: OAuth inside the WeCom app, the web login page elsewhere."""
     settings = request.app.state.settings
-    if not service.api_ready(settings):
+    if not config.api_ready(settings):
         raise NotFound(_("WeCom login is not enabled."))
     state = secrets.token_urlsafe(24)
     request.session[STATE_KEY] = state
     request.session[NEXT_KEY] = safe_next(request.query_params.get("next"))
     inside_wecom = "wxwork" in request.headers.get("user-agent", "").lower()
     via = request.query_params.get("via") or ("app" if inside_wecom else "web")
-    redirect_uri = service.oauth_redirect_url(settings)
+    redirect_uri = config.oauth_redirect_url(settings)
     if via == "app":
         # WeCom documents this parameter order and the #wechat_redirect suffix.
         query = urlencode(
@@ -169,7 +171,7 @@ async def login(request: Request) -> Response:
 async def oauth_callback(ctx: Ctx) -> Response:
     """WeCom sends people back here with ``code`` and the ``state`` we stored."""
     request = ctx.request
-    if not service.api_ready(ctx.settings):
+    if not config.api_ready(ctx.settings):
         raise NotFound(_("WeCom login is not enabled."))
     expected = str(request.session.pop(STATE_KEY, "") or "")
     next_path = safe_next(str(request.session.pop(NEXT_KEY, "/") or "/"))
@@ -182,7 +184,7 @@ async def oauth_callback(ctx: Ctx) -> Response:
     code = request.query_params.get("code", "")
     if not code:
         raise InvalidInput(_("WeCom did not send a login code."), code="oauth_no_code")
-    principal = await service.login_with_code(
+    principal = await wecom_login.login_with_code(
         ctx.session, ctx.settings, code, ip=ctx.client_ip, user_agent=ctx.user_agent
     )
     request.session.clear()
@@ -208,17 +210,17 @@ async def connection(ctx: Ctx) -> Response:
                 raise InvalidInput(_("No such connector."))
             await ctx.queue.enqueue(CONNECTOR_JOBS[name])
             return RedirectResponse(f"/admin/wecom?started={name}", status_code=303)
-        test = await service.test_connection(ctx.settings)
+        test = await wecom_login.test_connection(ctx.settings)
     return render(
         request,
         "wecom/connection.html",
-        callback_url=service.callback_url(ctx.settings),
+        callback_url=config.callback_url(ctx.settings),
         enabled=ctx.settings.WECOM_ENABLED,
-        callback_ready=service.callback_ready(ctx.settings),
-        api_ready=service.api_ready(ctx.settings),
-        status=await service.callback_status(ctx.session),
-        connectors=service.CONNECTORS,
-        states=await service.connector_states(ctx.session),
+        callback_ready=config.callback_ready(ctx.settings),
+        api_ready=config.api_ready(ctx.settings),
+        status=await wecom_callback.callback_status(ctx.session),
+        connectors=connectors.CONNECTORS,
+        states=await connectors.connector_states(ctx.session),
         started=request.query_params.get("started"),
         test=test,
     )
@@ -249,11 +251,11 @@ async def approval_policy(ctx: Ctx) -> Response:
         form = await request.form()
         template = str(form.get("template", ""))
         if form.get("action") == "reset":
-            await service.reset_policy_rule(
+            await policy.reset_policy_rule(
                 ctx.session, template=template, author=ctx.principal.audit_name
             )
         else:
-            await service.save_policy_rule(
+            await policy.save_policy_rule(
                 ctx.session,
                 template=template,
                 enabled=form.get("enabled") == "on",
@@ -264,7 +266,7 @@ async def approval_policy(ctx: Ctx) -> Response:
                 author=ctx.principal.audit_name,
             )
         await ctx.session.commit()
-        receiver: service.CallbackReceiver | None = getattr(
+        receiver: wecom_callback.CallbackReceiver | None = getattr(
             request.app.state, "wecom_receiver", None
         )
         if receiver is not None:
@@ -273,19 +275,19 @@ async def approval_policy(ctx: Ctx) -> Response:
     return render(
         request,
         "wecom/policy.html",
-        lines=await service.policy_lines(ctx.session),
+        lines=await policy.policy_lines(ctx.session),
         saved=bool(request.query_params.get("saved")),
         enabled=ctx.settings.WECOM_ENABLED,
     )
 
 
 #: Also served ahead of the session and locale middleware (web.app.WeComCallbackLane).
-callback_route = Route(service.CALLBACK_PATH, callback, methods=["GET", "POST"])
+callback_route = Route(config.CALLBACK_PATH, callback, methods=["GET", "POST"])
 
 routes = [
     callback_route,
-    Route(service.LOGIN_PATH, login),
-    Route(service.OAUTH_CALLBACK_PATH, oauth_callback),
+    Route(config.LOGIN_PATH, login),
+    Route(config.OAUTH_CALLBACK_PATH, oauth_callback),
     Route("/admin/wecom", connection, methods=["GET", "POST"]),
     Route("/rules/approval-deadlines", approval_policy, methods=["GET", "POST"]),
 ]
