@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.service import record
 from points.org.models import EmployeeStatus
 from points.org.service import get_employee
-from points.rewards.service import release_holds_of
+from points.rewards.workflow import release_holds_of
 from points.settings import Settings
 
 

@@ -31,7 +31,7 @@ from points.ledger.service import Posting, earning_legs, post
 from points.migrate import upgrade_async
 from points.org.models import Employee
 from points.org.service import upsert_department
-from points.rewards import service
+from points.rewards import catalogue, policy, redeem
 from points.rewards.schemas import RewardCreate
 from points.settings import Settings
 
@@ -82,10 +82,10 @@ async def _setup(db: Database, settings: Settings, people: int) -> tuple[int, li
             ],
             settings.zone,
         )
-        reward = await service.save_reward(
+        reward = await catalogue.save_reward(
             session,
             RewardCreate(name="咖啡券", price=1, stock=100_000_000),
-            service.SYSTEM,
+            policy.SYSTEM,
         )
         hot = (
             await session.exec(
@@ -112,16 +112,16 @@ async def _redemptions(
                 return
             try:
                 async with db.session() as session:
-                    await service.request_redemption(
+                    await redeem.request_redemption(
                         session,
                         settings,
                         reward_id=reward_id,
                         employee_id=employee_id,
-                        actor=service.SYSTEM,
+                        actor=policy.SYSTEM,
                     )
                     await session.commit()
                 done += 1
-            except service.RedemptionRefused:
+            except policy.RedemptionRefused:
                 refused += 1
 
     await asyncio.gather(*(client(people[i::CLIENTS]) for i in range(CLIENTS)))

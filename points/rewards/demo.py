@@ -15,7 +15,7 @@ from points.ledger.models import Account, AccountKind, TransactionKind
 from points.ledger.service import Posting, earning_legs, post
 from points.org.models import Employee, EmployeeStatus, Role, RoleAssignment
 from points.org.service import department_chain
-from points.rewards import service
+from points.rewards import catalogue, policy, redeem, vouchers, workflow
 from points.rewards.models import Reward
 from points.rewards.schemas import RewardCreate
 from points.settings import Settings
@@ -113,7 +113,7 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
     rng = random.Random(seed)
     now = utcnow()
     rewards: dict[str, Reward] = {}
-    existing = {r.name: r for r in await service.list_rewards(session, include_inactive=True)}
+    existing = {r.name: r for r in await catalogue.list_rewards(session, include_inactive=True)}
     for order, entry in enumerate(CATALOGUE):
         values = {k: v for k, v in entry.items() if k != "window_days"}
         if "window_days" in entry:
@@ -122,13 +122,13 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
             values["available_until"] = now + timedelta(days=end)
         values["sort_order"] = order
         old = existing.get(values["name"])
-        rewards[values["name"]] = await service.save_reward(
-            session, RewardCreate(**values), service.SYSTEM, old.id if old else None
+        rewards[values["name"]] = await catalogue.save_reward(
+            session, RewardCreate(**values), policy.SYSTEM, old.id if old else None
         )
     coffee = rewards["咖啡券"]
     assert coffee.id is not None
     codes = "\n".join(f"XH-COFFEE-{seed:02d}{i:04d}" for i in range(120))
-    await service.upload_codes(session, coffee.id, codes, "demo-coffee.csv", service.SYSTEM)
+    await vouchers.upload_codes(session, coffee.id, codes, "demo-coffee.csv", policy.SYSTEM)
 
     people = await _people_with_points(session, 250)
     if len(people) < 8:
@@ -137,7 +137,7 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
     hr = await _someone_with(session, Role.hr)
     if hr is None or not people:
         return f"{len(rewards)} rewards in the catalogue"
-    hr_actor = service.Actor(await principal_for_employee(session, hr))
+    hr_actor = policy.Actor(await principal_for_employee(session, hr))
     rng.shuffle(people)
     made = 0
     plan = ["咖啡券", "午餐券", "图书卡", "带薪休假半天", "定制周边 T 恤"]
@@ -147,15 +147,15 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
         fate = index % 6
         days_ago = 20 if fate == 4 else rng.randint(0, 12)
         try:
-            result = await service.request_redemption(
+            result = await redeem.request_redemption(
                 session,
                 settings,
                 reward_id=reward.id or 0,
                 employee_id=employee.id,
-                actor=service.Actor(await principal_for_employee(session, employee)),
+                actor=policy.Actor(await principal_for_employee(session, employee)),
                 now=now - timedelta(days=days_ago, hours=rng.randint(0, 8)),
             )
-        except service.RedemptionRefused:
+        except policy.RedemptionRefused:
             continue
         made += 1
         redemption = result.redemption
@@ -169,19 +169,19 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
             if approver is None or fate == 1:
                 continue
             if fate == 2:
-                await service.decline(
+                await workflow.decline(
                     session, settings, redemption.id, "本季度预算已用完，请下季度再申请", approver
                 )
                 continue
-            await service.approve(session, settings, redemption.id, approver)
+            await workflow.approve(session, settings, redemption.id, approver)
         if fate == 3:
-            employee_actor = service.Actor(await principal_for_employee(session, employee))
-            await service.cancel(session, settings, redemption.id, employee_actor)
+            employee_actor = policy.Actor(await principal_for_employee(session, employee))
+            await workflow.cancel(session, settings, redemption.id, employee_actor)
         elif fate == 4:
-            await service.expire_due(session, settings, now)
+            await workflow.expire_due(session, settings, now)
         elif fate != 1:
-            await service.fulfil(session, settings, redemption.id, hr_actor)
-    await service.expire_due(session, settings, now)
+            await workflow.fulfil(session, settings, redemption.id, hr_actor)
+    await workflow.expire_due(session, settings, now)
     return f"{len(rewards)} rewards in the catalogue, {made} redemptions played out"
 
 
@@ -245,7 +245,7 @@ async def _someone_with(session: AsyncSession, role: Role) -> Employee | None:
     ).first()
 
 
-async def _head_for(session: AsyncSession, employee: Employee) -> service.Actor | None:
+async def _head_for(session: AsyncSession, employee: Employee) -> policy.Actor | None:
     """An active head above the person (never themselves) who may approve."""
     heads = (
         await session.exec(
@@ -255,14 +255,14 @@ async def _head_for(session: AsyncSession, employee: Employee) -> service.Actor 
         )
     ).all()
     for head in heads:
-        actor = service.Actor(await principal_for_employee(session, head))
+        actor = policy.Actor(await principal_for_employee(session, head))
         assert actor.principal is not None
         if actor.principal.head_of and await _may(session, actor, employee):
             return actor
     return None
 
 
-async def _may(session: AsyncSession, actor: service.Actor, employee: Employee) -> bool:
+async def _may(session: AsyncSession, actor: policy.Actor, employee: Employee) -> bool:
     chain = {d.id for d in await department_chain(session, employee.department_id)}
     assert actor.principal is not None
     return bool(chain & set(actor.principal.head_of))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from points.jobs import JobContext, job
-from points.rewards.service import expire_due
+from points.rewards.workflow import expire_due
 
 
 @job("expire_redemptions")

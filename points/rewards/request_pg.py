@@ -5,7 +5,7 @@ notice to the person, the ledger hold (:mod:`points.ledger.holds`) and takes the
 unit of stock. Built as ORM objects and flushed one INSERT at a time, that was most
 of a request's time; here one statement writes it all through the asyncpg
 connection under the session (inside its transaction). The rows are the ones the
-session path writes (``service._write_request`` with ``one_statement=False``, the
+session path writes (``redeem._write_request`` with ``one_statement=False``, the
 path SQLite takes); the tests compare the two.
 
 The stock is taken last — its clause waits for every other one — so the hot reward

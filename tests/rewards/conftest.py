@@ -13,9 +13,10 @@ from points.db import utcnow
 from points.ledger.models import TransactionKind
 from points.ledger.service import Posting, earning_legs, post
 from points.org.models import Department, Employee, Role
+from points.rewards.catalogue import save_reward
 from points.rewards.models import Reward
+from points.rewards.policy import Actor
 from points.rewards.schemas import RewardCreate
-from points.rewards.service import Actor, save_reward
 from points.settings import Settings
 from tests.conftest import Store
 from tests.factories import make_department, make_employee

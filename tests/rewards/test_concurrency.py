@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import insert
 from sqlmodel import col, func, select
 
-from points.db import Database
+from points.db import Database, utcnow
 from points.ledger.models import Account, AccountKind
 from points.ledger.reconcile import reconcile
 from points.org.models import Employee
-from points.rewards import service
+from points.rewards import policy, redeem
 from points.rewards.models import Redemption, Reward
-from points.rewards.service import RedemptionRefused
+from points.rewards.policy import RedemptionRefused
 from tests.conftest import Store
 from tests.factories import make_department
 from tests.rewards.conftest import give, make_reward
@@ -37,7 +37,7 @@ async def people_with_points(store: Store, count: int, points: int) -> list[int]
                         "status": "active",
                         "excluded": False,
                         "board_opt_out": False,
-                        "created_at": service.utcnow(),
+                        "created_at": utcnow(),
                     }
                     for i in range(count)
                 ]
@@ -69,12 +69,12 @@ async def storm(
     async def attempt(reward_id: int, employee_id: int, key: str | None) -> str:
         try:
             async with db.session() as session:
-                result = await service.request_redemption(
+                result = await redeem.request_redemption(
                     session,
                     store.settings,
                     reward_id=reward_id,
                     employee_id=employee_id,
-                    actor=service.SYSTEM,
+                    actor=policy.SYSTEM,
                     idempotency_key=key,
                 )
                 await session.commit()

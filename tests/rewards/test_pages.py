@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from points.audit.models import AuditEntry
 from points.org.models import Role
-from points.rewards import service
+from points.rewards import policy, redeem, vouchers
 from points.rewards.models import Redemption, Reward
 from tests.conftest import Store
 from tests.factories import csrf_from, login, make_department, make_employee
@@ -106,26 +106,26 @@ async def test_heads_approve_only_rewards_naming_them_in_their_subtree(
             session, name="带薪休假半天", price=50, fulfilment="leave", leave_hours=4
         )
         lunch = await make_reward(session, name="午餐券", price=10, approver="hr")
-        mine = await service.request_redemption(
+        mine = await redeem.request_redemption(
             session,
             pg.settings,
             reward_id=leave.id or 0,
             employee_id=shop.employee.id,
-            actor=service.SYSTEM,
+            actor=policy.SYSTEM,
         )
-        theirs = await service.request_redemption(
+        theirs = await redeem.request_redemption(
             session,
             pg.settings,
             reward_id=leave.id or 0,
             employee_id=shop.outsider.id,
-            actor=service.SYSTEM,
+            actor=policy.SYSTEM,
         )
-        hr_one = await service.request_redemption(
+        hr_one = await redeem.request_redemption(
             session,
             pg.settings,
             reward_id=lunch.id or 0,
             employee_id=shop.employee.id,
-            actor=service.SYSTEM,
+            actor=policy.SYSTEM,
         )
         await session.commit()
     assert other_head.userid
@@ -193,12 +193,12 @@ async def test_hr_edits_the_catalogue_uploads_codes_fulfils_and_exports(
         assert shop.employee.id and shop.colleague.id
         ids = [
             (
-                await service.request_redemption(
+                await redeem.request_redemption(
                     session,
                     pg.settings,
                     reward_id=lunch.id or 0,
                     employee_id=person,
-                    actor=service.SYSTEM,
+                    actor=policy.SYSTEM,
                 )
             ).redemption.id
             for person in (shop.employee.id, shop.colleague.id)
@@ -234,13 +234,13 @@ async def test_only_the_owner_sees_the_voucher_code(
     assert shop.employee.id
     async with pg.db.session() as session:
         coffee = await make_reward(session, fulfilment="voucher")
-        await service.upload_codes(session, coffee.id or 0, "SECRET-1\n", "a.csv", service.SYSTEM)
-        result = await service.request_redemption(
+        await vouchers.upload_codes(session, coffee.id or 0, "SECRET-1\n", "a.csv", policy.SYSTEM)
+        result = await redeem.request_redemption(
             session,
             pg.settings,
             reward_id=coffee.id or 0,
             employee_id=shop.employee.id,
-            actor=service.SYSTEM,
+            actor=policy.SYSTEM,
         )
         await session.commit()
     path = f"/rewards/mine/{result.redemption.id}"

@@ -31,9 +31,9 @@ from points.ledger.reconcile import reconcile
 from points.ledger.service import Posting, balances, earning_legs, moving_legs
 from points.notifications.models import Notification
 from points.org.models import Employee
-from points.rewards import service
+from points.rewards import policy, redeem, vouchers
 from points.rewards.models import Redemption, RedemptionStep, Reward
-from points.rewards.service import RedemptionRefused
+from points.rewards.policy import RedemptionRefused
 from tests.conftest import Store
 from tests.rewards.conftest import Shop, make_reward
 from tests.rewards.test_concurrency import assert_books_balance, people_with_points, storm
@@ -46,16 +46,16 @@ async def request(
     key: str | None = None,
     by: Employee | None = None,
     **kw: Any,
-) -> service.RequestResult:
+) -> redeem.RequestResult:
     """``employee`` asks (or ``by`` asks for them, as HR may through the API)."""
     assert employee.id is not None
     async with store.db.session() as session:
-        actor = service.Actor(
+        actor = policy.Actor(
             await principal_for_employee(session, by or employee),
             ip="10.1.2.3",
             user_agent="pytest",
         )
-        result = await service.request_redemption(
+        result = await redeem.request_redemption(
             session,
             store.settings,
             reward_id=reward_id,
@@ -153,9 +153,9 @@ async def test_one_statement_writes_what_the_session_writes(
     now = utcnow()
     fast = await request(pg, reward.id, shop.employee, key="k-1", by=shop.hr, now=now)
     monkeypatch.setattr(
-        service,
+        redeem,
         "_write_request",
-        functools.partial(service._write_request, one_statement=False),
+        functools.partial(redeem._write_request, one_statement=False),
     )
     slow = await request(pg, reward.id, shop.colleague, key="k-1", by=shop.hr, now=now)
     assert fast.created and slow.created
@@ -295,7 +295,7 @@ async def test_rewards_with_more_to_do_take_their_stock_last_and_never_oversell(
     if kind.get("fulfilment") == "voucher":
         async with pg.db.session() as session:
             codes = "\n".join(f"CODE-{i}" for i in range(8))
-            await service.upload_codes(session, reward.id, codes, "codes.csv", service.SYSTEM)
+            await vouchers.upload_codes(session, reward.id, codes, "codes.csv", policy.SYSTEM)
             await session.commit()
     outcomes, _made = await storm(pg, [(reward.id, person, None) for person in people])
     assert outcomes == Counter({"held": 5, "sold_out": 195})

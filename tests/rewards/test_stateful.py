@@ -21,7 +21,7 @@ from points.errors import DomainError
 from points.ledger.models import EARNING_KINDS, Account, AccountKind, LedgerTransaction
 from points.ledger.reconcile import reconcile
 from points.org.models import Role
-from points.rewards import service
+from points.rewards import policy, redeem, vouchers, workflow
 from points.rewards.models import PENDING, Redemption, RedemptionStatus, Reward, VoucherCode
 from points.settings import Settings
 from tests.conftest import _truncate_all, make_settings
@@ -42,7 +42,7 @@ class RedemptionMachine(RuleBasedStateMachine):
         self.settings_ = make_settings(self.url)
         self.db = Database(self.settings_)
         self.people: list[int] = []
-        self.actors: dict[str, service.Actor] = {}
+        self.actors: dict[str, policy.Actor] = {}
         self.initial_stock: dict[int, int] = {}
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -67,9 +67,9 @@ class RedemptionMachine(RuleBasedStateMachine):
                 assert person.id is not None
                 await give(session, self.settings_, person.id, points)
                 self.people.append(person.id)
-                self.actors[f"p{i}"] = service.Actor(await principal_for_employee(session, person))
-            self.actors["head"] = service.Actor(await principal_for_employee(session, head))
-            self.actors["hr"] = service.Actor(await principal_for_employee(session, hr))
+                self.actors[f"p{i}"] = policy.Actor(await principal_for_employee(session, person))
+            self.actors["head"] = policy.Actor(await principal_for_employee(session, head))
+            self.actors["hr"] = policy.Actor(await principal_for_employee(session, hr))
             rewards = [
                 await make_reward(session, name="午餐券", price=20, stock=3, approver="hr"),
                 await make_reward(session, name="咖啡券", price=10, fulfilment="voucher"),
@@ -86,11 +86,11 @@ class RedemptionMachine(RuleBasedStateMachine):
                     limit_period="week",
                 ),
             ]
-            await service.upload_codes(
-                session, rewards[1].id or 0, "C1\nC2\nC3\n", "a.csv", service.SYSTEM
+            await vouchers.upload_codes(
+                session, rewards[1].id or 0, "C1\nC2\nC3\n", "a.csv", policy.SYSTEM
             )
-            await service.upload_codes(
-                session, rewards[2].id or 0, "B1\nB2\n", "b.csv", service.SYSTEM
+            await vouchers.upload_codes(
+                session, rewards[2].id or 0, "B1\nB2\n", "b.csv", policy.SYSTEM
             )
             self.rewards = [r.id or 0 for r in rewards]
             self.initial_stock = {r.id or 0: r.stock for r in rewards if r.stock is not None}
@@ -108,13 +108,13 @@ class RedemptionMachine(RuleBasedStateMachine):
             async with self.db.session() as session:
                 await fn(session, self.settings_, *args)
                 await session.commit()
-        except service.RedemptionRefused:
+        except policy.RedemptionRefused:
             pass
 
     @rule(who=st.integers(0, 2), which=st.integers(0, 3), key=st.sampled_from([None, "k1", "k2"]))
     def request(self, who: int, which: int, key: str | None) -> None:
         async def go(session: Any, settings: Settings) -> None:
-            await service.request_redemption(
+            await redeem.request_redemption(
                 session,
                 settings,
                 reward_id=self.rewards[which],
@@ -136,21 +136,21 @@ class RedemptionMachine(RuleBasedStateMachine):
         redemption = waiting[pick % len(waiting)]
         reward_id = redemption.reward_id
         actor = self.actors["head" if reward_id == self.rewards[3] else "hr"]
-        self.run(self._act(service.approve, redemption.id, actor))
+        self.run(self._act(workflow.approve, redemption.id, actor))
 
     @rule(pick=st.integers(0, 50))
     def fulfil(self, pick: int) -> None:
         waiting = self.run(self._pending(RedemptionStatus.awaiting_fulfilment))
         if waiting:
             redemption = waiting[pick % len(waiting)]
-            self.run(self._act(service.fulfil, redemption.id, self.actors["hr"]))
+            self.run(self._act(workflow.fulfil, redemption.id, self.actors["hr"]))
 
     @rule(pick=st.integers(0, 50))
     def decline(self, pick: int) -> None:
         waiting = self.run(self._pending())
         if waiting:
             redemption = waiting[pick % len(waiting)]
-            self.run(self._act(service.decline, redemption.id, "不符合条件", self.actors["hr"]))
+            self.run(self._act(workflow.decline, redemption.id, "不符合条件", self.actors["hr"]))
 
     @rule(pick=st.integers(0, 50))
     def cancel(self, pick: int) -> None:
@@ -158,7 +158,7 @@ class RedemptionMachine(RuleBasedStateMachine):
         if waiting:
             redemption = waiting[pick % len(waiting)]
             owner = self.people.index(redemption.employee_id)
-            self.run(self._act(service.cancel, redemption.id, self.actors[f"p{owner}"]))
+            self.run(self._act(workflow.cancel, redemption.id, self.actors[f"p{owner}"]))
 
     @rule(pick=st.integers(0, 50))
     def expire(self, pick: int) -> None:
@@ -174,7 +174,7 @@ class RedemptionMachine(RuleBasedStateMachine):
                     .where(col(Redemption.id) == redemption.id)
                     .values(expires_at=utcnow() - timedelta(seconds=1))
                 )
-                assert await service.expire_due(session, self.settings_) == 1
+                assert await workflow.expire_due(session, self.settings_) == 1
                 await session.commit()
 
         self.run(go())

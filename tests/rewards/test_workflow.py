@@ -16,9 +16,9 @@ from points.ledger.reconcile import reconcile
 from points.ledger.service import balances
 from points.notifications.models import Notification
 from points.org.models import EmployeeStatus
-from points.rewards import service
+from points.rewards import policy, queues, redeem, vouchers, workflow
 from points.rewards.models import Redemption, Reward
-from points.rewards.service import RedemptionRefused
+from points.rewards.policy import RedemptionRefused
 from tests.conftest import Store
 from tests.rewards.conftest import Shop, actor_for, make_reward, reload
 
@@ -31,12 +31,12 @@ async def money(store: Store, employee_id: int) -> tuple[int, int]:
 
 async def request(store: Store, reward_id: int, employee_id: int, key: str | None = None) -> int:
     async with store.db.session() as session:
-        result = await service.request_redemption(
+        result = await redeem.request_redemption(
             session,
             store.settings,
             reward_id=reward_id,
             employee_id=employee_id,
-            actor=service.SYSTEM,
+            actor=policy.SYSTEM,
             idempotency_key=key,
         )
         await session.commit()
@@ -47,12 +47,12 @@ async def request(store: Store, reward_id: int, employee_id: int, key: str | Non
 async def refusal(store: Store, reward_id: int, employee_id: int, **kw: object) -> str:
     with use_locale("zh_CN"), pytest.raises(RedemptionRefused) as caught:
         async with store.db.session() as session:
-            await service.request_redemption(
+            await redeem.request_redemption(
                 session,
                 store.settings,
                 reward_id=reward_id,
                 employee_id=employee_id,
-                actor=service.SYSTEM,
+                actor=policy.SYSTEM,
                 **kw,  # type: ignore[arg-type]
             )
             await session.commit()
@@ -69,7 +69,7 @@ async def test_request_holds_the_price_and_fulfilment_spends_it(pg: Store, shop:
     async with pg.db.session() as session:
         assert (await session.get(Reward, reward.id)).stock == 2  # type: ignore[union-attr]
         hr = await actor_for(session, shop.hr)
-        await service.fulfil(session, pg.settings, redemption_id, hr)
+        await workflow.fulfil(session, pg.settings, redemption_id, hr)
         await session.commit()
     assert await money(pg, shop.employee.id) == (70, 0)
     async with pg.db.session() as session:
@@ -89,7 +89,7 @@ async def test_request_holds_the_price_and_fulfilment_spends_it(pg: Store, shop:
             (await session.exec(select(Notification.kind).order_by(col(Notification.id)))).all()
         )
         assert kinds == ["redemption.awaiting_fulfilment", "redemption.fulfilled"]
-        view = await service.redemption_view(session, redemption_id, hr.principal)  # type: ignore[arg-type]
+        view = await queues.redemption_view(session, redemption_id, hr.principal)  # type: ignore[arg-type]
         assert [s.status for s in view.steps] == ["awaiting_fulfilment", "fulfilled"]
         assert (await reconcile(session, pg.settings.zone)).clean
 
@@ -132,12 +132,12 @@ async def test_refusals_say_exactly_why_and_change_nothing(pg: Store, shop: Shop
     assert await refusal(pg, quarterly.id, shop.colleague.id) == "账户已冻结"
     with use_locale("en"), pytest.raises(RedemptionRefused) as caught:
         async with pg.db.session() as session:
-            await service.request_redemption(
+            await redeem.request_redemption(
                 session,
                 pg.settings,
                 reward_id=dear.id,
                 employee_id=shop.employee.id,
-                actor=service.SYSTEM,
+                actor=policy.SYSTEM,
             )
     assert caught.value.message == "Not enough points, 32 more needed"
     assert await money(pg, shop.employee.id) == (before[0] - 10, before[1] + 10)
@@ -165,23 +165,23 @@ async def test_head_approves_leave_then_hr_fulfils(pg: Store, shop: Shop) -> Non
         assert heads == ["wangwu"]
         hr = await actor_for(session, shop.hr)
         with pytest.raises(Forbidden):
-            await service.approve(session, pg.settings, redemption_id, hr)
+            await workflow.approve(session, pg.settings, redemption_id, hr)
     async with pg.db.session() as session:
         outsider = await actor_for(session, shop.outsider)
         with pytest.raises(Forbidden):
-            await service.approve(session, pg.settings, redemption_id, outsider)
+            await workflow.approve(session, pg.settings, redemption_id, outsider)
     async with pg.db.session() as session:
         head = await actor_for(session, shop.head)
-        queue = await service.approval_queue(session, head.principal)  # type: ignore[arg-type]
+        queue = await queues.approval_queue(session, head.principal)  # type: ignore[arg-type]
         assert [row.redemption.id for row in queue] == [redemption_id]
-        await service.approve(session, pg.settings, redemption_id, head)
-        await service.approve(session, pg.settings, redemption_id, head)  # double click
+        await workflow.approve(session, pg.settings, redemption_id, head)
+        await workflow.approve(session, pg.settings, redemption_id, head)  # double click
         await session.commit()
     async with pg.db.session() as session:
         hr = await actor_for(session, shop.hr)
-        _rows, total = await service.fulfilment_queue(session)
+        _rows, total = await queues.fulfilment_queue(session)
         assert total == 1
-        await service.fulfil(session, pg.settings, redemption_id, hr)
+        await workflow.fulfil(session, pg.settings, redemption_id, hr)
         await session.commit()
         assert (await session.get(Redemption, redemption_id)).status == "fulfilled"  # type: ignore[union-attr]
     assert await money(pg, shop.employee.id) == (50, 0)
@@ -194,8 +194,8 @@ async def test_voucher_codes_go_out_once_and_only_the_owner_sees_them(
     async with pg.db.session() as session:
         coffee = await make_reward(session, fulfilment="voucher")
         assert coffee.id
-        added, dupes = await service.upload_codes(
-            session, coffee.id, "code\nAAA-1\nBBB-2\nAAA-1\n", "batch1.csv", service.SYSTEM
+        added, dupes = await vouchers.upload_codes(
+            session, coffee.id, "code\nAAA-1\nBBB-2\nAAA-1\n", "batch1.csv", policy.SYSTEM
         )
         assert (added, dupes) == (2, 1)
         await session.commit()
@@ -205,14 +205,14 @@ async def test_voucher_codes_go_out_once_and_only_the_owner_sees_them(
     async with pg.db.session() as session:
         owner = await actor_for(session, shop.employee)
         hr = await actor_for(session, shop.hr)
-        mine = await service.redemption_view(session, first, owner.principal)  # type: ignore[arg-type]
+        mine = await queues.redemption_view(session, first, owner.principal)  # type: ignore[arg-type]
         assert mine.redemption.status == "fulfilled"  # no approver: delivered at once
         assert mine.voucher_code == "AAA-1"
-        seen_by_hr = await service.redemption_view(session, first, hr.principal)  # type: ignore[arg-type]
+        seen_by_hr = await queues.redemption_view(session, first, hr.principal)  # type: ignore[arg-type]
         assert seen_by_hr.voucher_code is None
-        pool = await service.code_pool(session, coffee.id)
+        pool = await vouchers.code_pool(session, coffee.id)
         assert (pool.total, pool.free, pool.given) == (2, 0, 2)
-        other = await service.redemption_view(
+        other = await queues.redemption_view(
             session,
             second,
             (await actor_for(session, shop.colleague)).principal,  # type: ignore[arg-type]
@@ -237,13 +237,13 @@ async def test_decline_cancel_and_expiry_release_the_hold_and_the_stock(
         colleague = await actor_for(session, shop.colleague)
         owner = await actor_for(session, shop.employee)
         with pytest.raises(Forbidden):
-            await service.cancel(session, pg.settings, cancelled, colleague)
-        await service.decline(session, pg.settings, declined, "本月预算已用完", hr)
-        await service.cancel(session, pg.settings, cancelled, owner)
+            await workflow.cancel(session, pg.settings, cancelled, colleague)
+        await workflow.decline(session, pg.settings, declined, "本月预算已用完", hr)
+        await workflow.cancel(session, pg.settings, cancelled, owner)
         await session.commit()
     async with pg.db.session() as session:
-        assert await service.expire_due(session, pg.settings, utcnow() + timedelta(days=13)) == 0
-        assert await service.expire_due(session, pg.settings, utcnow() + timedelta(days=15)) == 1
+        assert await workflow.expire_due(session, pg.settings, utcnow() + timedelta(days=13)) == 0
+        assert await workflow.expire_due(session, pg.settings, utcnow() + timedelta(days=15)) == 1
         await session.commit()
     assert await money(pg, shop.employee.id) == (100, 0)
     async with pg.db.session() as session:
@@ -268,7 +268,7 @@ async def test_release_holds_of_a_leaver(pg: Store, shop: Shop) -> None:
     await request(pg, lunch.id, shop.employee.id)
     await request(pg, lunch.id, shop.employee.id)
     async with pg.db.session() as session:
-        assert await service.release_holds_of(session, pg.settings, shop.employee.id, "离职") == 2
+        assert await workflow.release_holds_of(session, pg.settings, shop.employee.id, "离职") == 2
         await session.commit()
     assert await money(pg, shop.employee.id) == (100, 0)
 
@@ -304,11 +304,11 @@ async def test_a_request_whose_process_died_after_the_hold_is_kept_and_can_be_fi
     other = Database(pg.settings)
     try:
         async with other.session() as session:
-            rows, _total = await service.fulfilment_queue(session)
+            rows, _total = await queues.fulfilment_queue(session)
             assert {row.redemption.id for row in rows} == {first, second}
             hr = await actor_for(session, shop.hr)
-            await service.fulfil(session, pg.settings, first, hr)
-            await service.decline(session, pg.settings, second, "重复申请", hr)
+            await workflow.fulfil(session, pg.settings, first, hr)
+            await workflow.decline(session, pg.settings, second, "重复申请", hr)
             await session.commit()
             assert (await reconcile(session, pg.settings.zone)).clean
     finally:
@@ -324,10 +324,10 @@ async def test_period_bounds_follow_the_company_calendar() -> None:
 
     zone = ZoneInfo("Asia/Shanghai")
     moment = datetime(2026, 12, 31, 17, 0, tzinfo=ZoneInfo("UTC"))  # 2027-01-01 01:00 Beijing
-    start, end = service.period_bounds(LimitPeriod.quarter, moment, zone)
+    start, end = policy.period_bounds(LimitPeriod.quarter, moment, zone)
     assert (start.isoformat(), end.isoformat()) == (
         "2027-01-01T00:00:00+08:00",
         "2027-04-01T00:00:00+08:00",
     )
-    start, end = service.period_bounds(LimitPeriod.week, moment, zone)
+    start, end = policy.period_bounds(LimitPeriod.week, moment, zone)
     assert start.weekday() == 0 and end - start == timedelta(days=7)

@@ -18,15 +18,16 @@ from points.i18n import _
 from points.ledger.models import AccountKind
 from points.ledger.service import balances
 from points.org import service as org
-from points.rewards import service
+from points.rewards import catalogue, queues, redeem, reports, vouchers, workflow
 from points.rewards.models import (
     Approver,
     Fulfilment,
     LimitPeriod,
     RedemptionStatus,
 )
+from points.rewards.notices import STATUS_LABELS
+from points.rewards.policy import Actor, RedemptionRefused
 from points.rewards.schemas import RewardCreate
-from points.rewards.service import STATUS_LABELS, Actor, RedemptionRefused
 from web.forms import date_param, day_start, int_param, page_params
 from web.security import Ctx, page
 from web.templating import render
@@ -54,10 +55,10 @@ def base_values() -> dict[str, Any]:
 
 
 @page(Permission.redeem)
-async def catalogue(ctx: Ctx) -> Response:
+async def catalogue_page(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     assert employee.id is not None
-    items = await service.catalogue(ctx.session, employee)
+    items = await catalogue.catalogue(ctx.session, employee)
     money = await balances(ctx.session, employee.id)
     return render(
         ctx.request,
@@ -79,7 +80,9 @@ async def _reward_page(
 ) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     reward_id = path_id(ctx)
-    items = [i for i in await service.catalogue(ctx.session, employee) if i.reward.id == reward_id]
+    items = [
+        i for i in await catalogue.catalogue(ctx.session, employee) if i.reward.id == reward_id
+    ]
     if not items:
         raise NotFound(_("No such reward."))
     assert employee.id is not None
@@ -98,7 +101,7 @@ async def _reward_page(
 
 
 @page(Permission.redeem)
-async def redeem(ctx: Ctx) -> Response:
+async def redeem_page(ctx: Ctx) -> Response:
     """GET: the confirmation step. POST: hold the price (the form's nonce is the key)."""
     if ctx.request.method == "GET":
         return await _reward_page(ctx, confirm=True)
@@ -107,7 +110,7 @@ async def redeem(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     assert employee.id is not None
     try:
-        result = await service.request_redemption(
+        result = await redeem.request_redemption(
             ctx.session,
             ctx.settings,
             reward_id=path_id(ctx),
@@ -126,13 +129,13 @@ async def redeem(ctx: Ctx) -> Response:
 async def mine(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     assert employee.id is not None
-    rows = await service.my_redemptions(ctx.session, employee.id)
+    rows = await queues.my_redemptions(ctx.session, employee.id)
     return render(ctx.request, "rewards/mine.html", rows=rows, **base_values())
 
 
 @page(Permission.view_own)
 async def redemption_page(ctx: Ctx) -> Response:
-    view = await service.redemption_view(ctx.session, path_id(ctx), ctx.principal)
+    view = await queues.redemption_view(ctx.session, path_id(ctx), ctx.principal)
     return render(
         ctx.request,
         "rewards/redemption.html",
@@ -145,14 +148,14 @@ async def redemption_page(ctx: Ctx) -> Response:
 
 @page(Permission.redeem)
 async def cancel(ctx: Ctx) -> Response:
-    redemption = await service.cancel(ctx.session, ctx.settings, path_id(ctx), actor(ctx))
+    redemption = await workflow.cancel(ctx.session, ctx.settings, path_id(ctx), actor(ctx))
     await ctx.session.commit()
     return RedirectResponse(f"/rewards/mine/{redemption.id}", status_code=303)
 
 
 @page(None)
 async def picture(ctx: Ctx) -> Response:
-    reward = await service.get_reward(ctx.session, path_id(ctx))
+    reward = await catalogue.get_reward(ctx.session, path_id(ctx))
     if reward.picture is None or reward.picture_type is None:
         raise NotFound(_("No such reward."))
     return Response(
@@ -167,7 +170,7 @@ async def picture(ctx: Ctx) -> Response:
 
 @page(Permission.approve_redemptions)
 async def approvals(ctx: Ctx) -> Response:
-    rows = await service.approval_queue(ctx.session, ctx.principal)
+    rows = await queues.approval_queue(ctx.session, ctx.principal)
     return render(
         ctx.request,
         "rewards/approvals.html",
@@ -186,10 +189,10 @@ async def decide(ctx: Ctx) -> Response:
     if action not in ("approve", "decline"):
         raise NotFound(_("No such redemption."))
     if action == "approve":
-        await service.approve(ctx.session, ctx.settings, redemption_id, actor(ctx))
+        await workflow.approve(ctx.session, ctx.settings, redemption_id, actor(ctx))
     else:
         reason = str(form.get("reason", ""))
-        await service.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
+        await workflow.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
     await ctx.session.commit()
     back = str(form.get("back", "/approvals"))
     return RedirectResponse(back if back.startswith("/") else "/approvals", status_code=303)
@@ -215,7 +218,7 @@ async def queue(ctx: Ctx) -> Response:
         raise InvalidInput(_("Unknown filter."))
     department = int_param(request, "department")
     offset, limit = page_params(request)
-    rows, total = await service.fulfilment_queue(
+    rows, total = await queues.fulfilment_queue(
         ctx.session,
         statuses=QUEUE_STATUSES[status],
         reward_id=int_param(request, "reward"),
@@ -233,7 +236,7 @@ async def queue(ctx: Ctx) -> Response:
         offset=offset,
         limit=limit,
         filters=request.query_params,
-        rewards=await service.list_rewards(ctx.session, include_inactive=True),
+        rewards=await catalogue.list_rewards(ctx.session, include_inactive=True),
         departments=await org.list_departments(ctx.session),
         tab="queue",
         **base_values(),
@@ -246,14 +249,14 @@ async def bulk_fulfil(ctx: Ctx) -> Response:
     ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
     if not ids:
         raise InvalidInput(_("Tick the redemptions to fulfil."))
-    await service.fulfil_many(ctx.session, ctx.settings, ids, actor(ctx))
+    await workflow.fulfil_many(ctx.session, ctx.settings, ids, actor(ctx))
     await ctx.session.commit()
     return RedirectResponse("/fulfilment", status_code=303)
 
 
 @page(Permission.manage_rewards)
 async def manage(ctx: Ctx) -> Response:
-    items = await service.catalogue(ctx.session, None, include_inactive=True)
+    items = await catalogue.catalogue(ctx.session, None, include_inactive=True)
     return render(ctx.request, "rewards/manage.html", items=items, tab="catalogue")
 
 
@@ -269,11 +272,11 @@ async def edit(ctx: Ctx) -> Response:
         except InvalidInput as problem:
             error = problem.message
         else:
-            saved = await service.save_reward(ctx.session, data, actor(ctx), reward_id)
+            saved = await catalogue.save_reward(ctx.session, data, actor(ctx), reward_id)
             await ctx.session.commit()
             return RedirectResponse(f"/fulfilment/catalogue/{saved.id}?saved=1", status_code=303)
-    reward = await service.get_reward(ctx.session, reward_id) if reward_id else None
-    pool = await service.code_pool(ctx.session, reward_id) if reward_id else None
+    reward = await catalogue.get_reward(ctx.session, reward_id) if reward_id else None
+    pool = await vouchers.code_pool(ctx.session, reward_id) if reward_id else None
     return render(
         ctx.request,
         "rewards/edit.html",
@@ -360,7 +363,7 @@ async def upload_codes(ctx: Ctx) -> Response:
         filename = upload.filename or "codes.csv"
     finally:
         await form.close()
-    await service.upload_codes(ctx.session, path_id(ctx), text, filename, actor(ctx))
+    await vouchers.upload_codes(ctx.session, path_id(ctx), text, filename, actor(ctx))
     await ctx.session.commit()
     return RedirectResponse(f"/fulfilment/catalogue/{path_id(ctx)}?saved=1", status_code=303)
 
@@ -372,11 +375,11 @@ async def upload_picture(ctx: Ctx) -> Response:
         upload = form.get("picture")
         if not isinstance(upload, UploadFile):
             raise InvalidInput(_("Upload a PNG, JPEG, WebP or GIF picture."))
-        data = await upload.read(service.MAX_PICTURE_BYTES + 1)
+        data = await upload.read(catalogue.MAX_PICTURE_BYTES + 1)
         content_type = upload.content_type or ""
     finally:
         await form.close()
-    await service.set_picture(ctx.session, path_id(ctx), data, content_type, actor(ctx))
+    await catalogue.set_picture(ctx.session, path_id(ctx), data, content_type, actor(ctx))
     await ctx.session.commit()
     return RedirectResponse(f"/fulfilment/catalogue/{path_id(ctx)}?saved=1", status_code=303)
 
@@ -394,7 +397,7 @@ def _range(ctx: Ctx) -> tuple[datetime | None, datetime | None]:
 async def spend(ctx: Ctx) -> Response:
     since, until = _range(ctx)
     by = ctx.request.query_params.get("by", "reward")
-    rows = await service.spend_report(ctx.session, by=by, since=since, until=until)
+    rows = await reports.spend_report(ctx.session, by=by, since=since, until=until)
     return render(
         ctx.request,
         "rewards/spend.html",
@@ -410,24 +413,24 @@ async def spend(ctx: Ctx) -> Response:
 async def spend_export(ctx: Ctx) -> Response:
     since, until = _range(ctx)
     by = ctx.request.query_params.get("by", "reward")
-    rows = await service.spend_report(ctx.session, by=by, since=since, until=until)
-    await service.record_export(ctx.session, actor(ctx), by, len(rows), since, until)
+    rows = await reports.spend_report(ctx.session, by=by, since=since, until=until)
+    await reports.record_export(ctx.session, actor(ctx), by, len(rows), since, until)
     await ctx.session.commit()
     return Response(
-        service.spend_csv(rows, by),
+        reports.spend_csv(rows, by),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="reward-spend-by-{by}.csv"'},
     )
 
 
 routes = [
-    Route("/rewards", catalogue),
+    Route("/rewards", catalogue_page),
     Route("/rewards/mine", mine),
     Route("/rewards/mine/{id:int}", redemption_page),
     Route("/rewards/mine/{id:int}/cancel", cancel, methods=["POST"]),
     Route("/rewards/{id:int}", reward_page),
     Route("/rewards/{id:int}/picture", picture),
-    Route("/rewards/{id:int}/redeem", redeem, methods=["GET", "POST"]),
+    Route("/rewards/{id:int}/redeem", redeem_page, methods=["GET", "POST"]),
     Route("/approvals", approvals),
     Route("/approvals/{id:int}/{action:str}", decide, methods=["POST"]),
     Route("/fulfilment", queue),

@@ -13,7 +13,8 @@ from points.auth.permissions import Permission
 from points.errors import Forbidden, InvalidInput, NotFound
 from points.i18n import _
 from points.org import service as org
-from points.rewards import service
+from points.rewards import catalogue, queues, redeem, workflow
+from points.rewards.policy import Actor
 from points.rewards.schemas import (
     DeclineIn,
     RedemptionIn,
@@ -21,7 +22,6 @@ from points.rewards.schemas import (
     RewardCreate,
     RewardPublic,
 )
-from points.rewards.service import Actor
 from web.security import Ctx, api
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,7 +52,7 @@ async def rewards(ctx: Ctx) -> Response:
     if ctx.request.method == "POST":
         ctx.principal.require(Permission.manage_rewards)
         data = await body_as(ctx, RewardCreate)
-        reward = await service.save_reward(ctx.session, data, actor(ctx))
+        reward = await catalogue.save_reward(ctx.session, data, actor(ctx))
         await ctx.session.commit()
         return dumped(RewardPublic.of(reward), status_code=201)
     employee = (
@@ -60,7 +60,7 @@ async def rewards(ctx: Ctx) -> Response:
         if ctx.principal.employee_id is not None
         else None
     )
-    items = await service.catalogue(ctx.session, employee)
+    items = await catalogue.catalogue(ctx.session, employee)
     return JSONResponse(
         {
             "items": [
@@ -88,7 +88,7 @@ async def redemptions(ctx: Ctx) -> Response:
         employee_id = (await org.get_employee(ctx.session, data.employee)).id
     if employee_id is None:
         raise InvalidInput(_("Say whose redemption this is: employee."))
-    result = await service.request_redemption(
+    result = await redeem.request_redemption(
         ctx.session,
         ctx.settings,
         reward_id=data.reward_id,
@@ -102,7 +102,7 @@ async def redemptions(ctx: Ctx) -> Response:
 
 @api(Permission.view_own)
 async def redemption(ctx: Ctx) -> Response:
-    view = await service.redemption_view(ctx.session, ctx.request.path_params["id"], ctx.principal)
+    view = await queues.redemption_view(ctx.session, ctx.request.path_params["id"], ctx.principal)
     return dumped(RedemptionPublic.of(view.redemption, view.voucher_code))
 
 
@@ -112,17 +112,17 @@ async def transition(ctx: Ctx) -> Response:
     action = ctx.request.path_params["action"]
     if action == "approve":
         ctx.principal.require(Permission.approve_redemptions)
-        done = await service.approve(ctx.session, ctx.settings, redemption_id, actor(ctx))
+        done = await workflow.approve(ctx.session, ctx.settings, redemption_id, actor(ctx))
     elif action == "decline":
         ctx.principal.require(Permission.approve_redemptions)
         reason = (await body_as(ctx, DeclineIn)).reason
-        done = await service.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
+        done = await workflow.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
     elif action == "fulfil":
         ctx.principal.require(Permission.fulfil_redemptions)
-        done = await service.fulfil(ctx.session, ctx.settings, redemption_id, actor(ctx))
+        done = await workflow.fulfil(ctx.session, ctx.settings, redemption_id, actor(ctx))
     elif action == "cancel":
         ctx.principal.require(Permission.redeem)
-        done = await service.cancel(ctx.session, ctx.settings, redemption_id, actor(ctx))
+        done = await workflow.cancel(ctx.session, ctx.settings, redemption_id, actor(ctx))
     else:
         raise NotFound(_("No such action."))
     await ctx.session.commit()
