@@ -224,6 +224,10 @@ def import_events(file: Path, source: str) -> None:
         sys.exit(1)
 
 
+def _reconcile_progress(step: str, done: int, total: int) -> None:
+    click.echo(f"reconcile: {step} {done}/{total}", err=True)
+
+
 @main.command()
 def reconcile() -> None:
     """Recompute balances and period scores from the entries; exit 1 on any difference."""
@@ -236,7 +240,7 @@ def reconcile() -> None:
         db = Database(settings)
         try:
             async with db.session() as session:
-                return await run_reconcile(session, settings.zone)
+                return await run_reconcile(session, settings.zone, progress=_reconcile_progress)
         finally:
             await db.dispose()
 

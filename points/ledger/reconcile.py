@@ -1,16 +1,33 @@
 """``points reconcile``: prove the caches agree with the entries, and the ledger balances.
 
-Recomputes every account balance and every period score from the ledger and
-compares; any difference is reported (and the command exits 1).
+Recomputes every account balance, period score and cap usage from the ledger and
+compares; any difference is reported with the ids it concerns (and the command
+exits 1).
+
+It must run on a live system with ten million entries, so nothing is held whole:
+
+- sums the database can make alone (the ledger's total, unbalanced transactions,
+  account balances against their entries) are aggregated there and only the
+  differences come back;
+- people are walked in chunks of ids: one chunk's transactions are streamed and
+  summed per person and local day, rolled up to weeks, months, quarters, years and
+  all time, compared with that chunk's stored scores and cap usage, then dropped;
+- department figures are summed per department and local day as the chunks pass
+  (bounded by departments × days, not by entries) and compared at the end.
+
+On PostgreSQL everything is read in one REPEATABLE READ, READ ONLY transaction: a
+consistent snapshot while scoring goes on, taking no lock a writer waits for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 from sqlalchemy import select as select_columns
+from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +41,16 @@ from points.ledger.models import (
     PeriodScore,
     RuleCapUsage,
 )
-from points.ledger.service import period_keys
+from points.ledger.service import is_postgres, period_keys
+from points.org.models import Employee
+
+# People per chunk: at about a hundred score rows each, a few megabytes per chunk.
+CHUNK = 2_000
+
+# (step, done, total): called as the walk moves on, for a progress line.
+Progress = Callable[[str, int, int], None]
+
+ScoreKey = tuple[int, str, str]
 
 
 @dataclass
@@ -39,99 +65,231 @@ class ReconcileReport:
         return not self.problems
 
 
-async def reconcile(session: AsyncSession, zone: tzinfo, limit: int = 50) -> ReconcileReport:
+class _Problems:
+    """The first ``limit`` differences, then one line saying there were more."""
+
+    def __init__(self, report: ReconcileReport, limit: int) -> None:
+        self.report, self.limit = report, limit
+
+    def add(self, text_: str) -> None:
+        problems = self.report.problems
+        if len(problems) < self.limit:
+            problems.append(text_)
+        elif len(problems) == self.limit:
+            problems.append("… more differences not listed")
+
+
+async def reconcile(
+    session: AsyncSession,
+    zone: tzinfo,
+    limit: int = 50,
+    *,
+    chunk: int = CHUNK,
+    progress: Progress | None = None,
+) -> ReconcileReport:
     report = ReconcileReport()
-
-    def problem(text: str) -> None:
-        if len(report.problems) < limit:
-            report.problems.append(text)
-        elif len(report.problems) == limit:
-            report.problems.append("… more differences not listed")
-
-    total = (await session.exec(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))).one()
-    if total != 0:
-        problem(f"the ledger does not sum to zero: {total}")
-    unbalanced = (
-        await session.exec(
-            select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
-            .group_by(col(LedgerEntry.transaction_id))
-            .having(func.sum(LedgerEntry.amount) != 0)
-        )
-    ).all()
-    for transaction_id, amount in unbalanced:
-        problem(f"transaction {transaction_id} is unbalanced by {amount}")
-    sums = dict(
-        (
+    problems = _Problems(report, limit)
+    if is_postgres(session) and not session.in_transaction():
+        # Must be the transaction's first statement; a caller already inside one
+        # (tests, after writing) reconciles what its own transaction sees.
+        await session.exec(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))  # type: ignore[call-overload]
+    await _check_entries(session, report, problems, limit)
+    people_total = int((await session.exec(select(func.count()).select_from(Employee))).one())
+    department_days: dict[tuple[int, date], int] = defaultdict(int)
+    done = 0
+    after = 0
+    while True:
+        ids = (
             await session.exec(
-                select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(
-                    col(LedgerEntry.account_id)
-                )
+                select(Employee.id)
+                .where(col(Employee.id) > after)
+                .order_by(col(Employee.id))
+                .limit(chunk)
             )
         ).all()
+        if not ids:
+            break
+        first, last = int(ids[0] or 0), int(ids[-1] or 0)
+        await _check_people(session, zone, first, last, department_days, report, problems)
+        after = last
+        done += len(ids)
+        if progress is not None:
+            progress("people", done, people_total)
+    await _check_departments(session, zone, department_days, report, problems)
+    return report
+
+
+async def _check_entries(
+    session: AsyncSession, report: ReconcileReport, problems: _Problems, limit: int
+) -> None:
+    """The ledger sums to zero, every transaction balances, every balance is its entries."""
+    total = (await session.exec(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))).one()
+    if total != 0:
+        problems.add(f"the ledger does not sum to zero: {total}")
+    report.transactions = int(
+        (await session.exec(select(func.count()).select_from(LedgerTransaction))).one()
     )
-    for account in (await session.exec(select(Account))).all():
-        report.accounts += 1
-        expected = int(sums.get(account.id or 0, 0) or 0)
-        if account.balance != expected:
-            problem(
-                f"account {account.id} ({account.kind}, employee {account.employee_id}): "
-                f"balance {account.balance}, entries say {expected}"
-            )
-    people: dict[tuple[int, str, str], int] = defaultdict(int)
-    departments: dict[tuple[int, str, str], int] = defaultdict(int)
-    connection = await session.connection()
-    rows = await connection.execute(
+    unbalanced = await session.exec(
+        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
+        .group_by(col(LedgerEntry.transaction_id))
+        .having(func.sum(LedgerEntry.amount) != 0)
+        .order_by(col(LedgerEntry.transaction_id))
+        .limit(limit + 1)
+    )
+    for transaction_id, amount in unbalanced.all():
+        problems.add(f"transaction {transaction_id} is unbalanced by {amount}")
+    report.accounts = int((await session.exec(select(func.count()).select_from(Account))).one())
+    sums = (
+        select_columns(
+            col(LedgerEntry.account_id).label("account_id"),
+            func.sum(LedgerEntry.amount).label("total"),
+        )
+        .group_by(col(LedgerEntry.account_id))
+        .subquery()
+    )
+    expected = func.coalesce(sums.c.total, 0)
+    differing = await session.exec(
+        select_columns(
+            col(Account.id),
+            col(Account.kind),
+            col(Account.employee_id),
+            col(Account.balance),
+            expected,
+        )
+        .outerjoin(sums, sums.c.account_id == col(Account.id))
+        .where(col(Account.balance) != expected)
+        .order_by(col(Account.id))
+        .limit(limit + 1)
+    )  # type: ignore[call-overload]
+    for account_id, kind, employee_id, balance, want in differing.all():
+        problems.add(
+            f"account {account_id} ({kind}, employee {employee_id}): "
+            f"balance {balance}, entries say {int(want)}"
+        )
+
+
+async def _check_people(
+    session: AsyncSession,
+    zone: tzinfo,
+    first: int,
+    last: int,
+    department_days: dict[tuple[int, date], int],
+    report: ReconcileReport,
+    problems: _Problems,
+) -> None:
+    """One chunk of people: their scores and cap usage against their transactions."""
+    in_chunk = col(LedgerTransaction.employee_id).between(first, last)
+    days: dict[tuple[int, date], int] = defaultdict(int)
+    rows = await session.stream(
         select_columns(
             col(LedgerTransaction.employee_id),
             col(LedgerTransaction.department_id),
             col(LedgerTransaction.points),
             col(LedgerTransaction.effective_at),
-            col(LedgerTransaction.kind),
+        ).where(
+            in_chunk,
+            col(LedgerTransaction.kind).in_([k.value for k in EARNING_KINDS]),
+            col(LedgerTransaction.points) != 0,
+        ),
+        execution_options={"yield_per": 5_000},
+    )
+    async for employee_id, department_id, points, effective_at in rows:
+        day = _local_day(effective_at, zone)
+        days[(employee_id, day)] += points
+        if department_id is not None:
+            department_days[(department_id, day)] += points
+    stored = await session.exec(
+        select(
+            PeriodScore.employee_id, PeriodScore.period, PeriodScore.period_key, PeriodScore.points
+        ).where(col(PeriodScore.employee_id).between(first, last))
+    )
+    have = {(e, str(p), k): v for e, p, k, v in stored.all()}
+    report.period_scores += len(have)
+    _compare("employee", have, _roll_up(days.items(), zone), problems)
+
+    caps = await session.exec(
+        select(
+            LedgerTransaction.employee_id,
+            LedgerTransaction.rule_id,
+            LedgerTransaction.cap_period_key,
+            func.sum(LedgerTransaction.points),
+        )
+        .where(
+            in_chunk,
+            col(LedgerTransaction.kind).in_([k.value for k in CAP_KINDS]),
+            col(LedgerTransaction.rule_id).is_not(None),
+            col(LedgerTransaction.cap_period_key).is_not(None),
+            col(LedgerTransaction.rule_id) != "",
+            col(LedgerTransaction.cap_period_key) != "",
+        )
+        .group_by(
+            col(LedgerTransaction.employee_id),
             col(LedgerTransaction.rule_id),
             col(LedgerTransaction.cap_period_key),
         )
     )
-    caps: dict[tuple[int, str, str], int] = defaultdict(int)
-    for employee_id, department_id, points, effective_at, kind, rule_id, cap_period in rows.all():
-        report.transactions += 1
-        if kind in CAP_KINDS and rule_id and cap_period:
-            caps[(employee_id, rule_id, cap_period)] += points
-        if kind not in EARNING_KINDS or not points:
-            continue
-        for period, key in period_keys(effective_at, zone):
-            people[(employee_id, period.value, key)] += points
-            if department_id is not None:
-                departments[(department_id, period.value, key)] += points
-    stored_people = {
-        (row.employee_id, str(row.period), row.period_key): row.points
-        for row in (await session.exec(select(PeriodScore))).all()
-    }
-    stored_departments = {
-        (row.department_id, str(row.period), row.period_key): row.points
-        for row in (await session.exec(select(DepartmentScore))).all()
-    }
-    stored_caps = {
-        (row.employee_id, row.rule_id, row.cap_period_key): row.points
-        for row in (await session.exec(select(RuleCapUsage))).all()
-    }
-    for cap_key in sorted(set(stored_caps) | set(caps)):
-        have, want = stored_caps.get(cap_key, 0), caps.get(cap_key, 0)
-        if have != want:
-            problem(
+    want_caps = {(e, r or "", k or ""): int(v) for e, r, k, v in caps.all()}
+    usage = await session.exec(
+        select(
+            RuleCapUsage.employee_id,
+            RuleCapUsage.rule_id,
+            RuleCapUsage.cap_period_key,
+            RuleCapUsage.points,
+        ).where(col(RuleCapUsage.employee_id).between(first, last))
+    )
+    have_caps = {(e, r, k): v for e, r, k, v in usage.all()}
+    for cap_key in sorted(set(have_caps) | set(want_caps)):
+        stored_usage, expected_usage = have_caps.get(cap_key, 0), want_caps.get(cap_key, 0)
+        if stored_usage != expected_usage:
+            problems.add(
                 f"employee {cap_key[0]} rule {cap_key[1]} cap {cap_key[2]}: "
-                f"usage {have}, entries say {want}"
+                f"usage {stored_usage}, entries say {expected_usage}"
             )
-    for owner, stored, expected_scores in (
-        ("employee", stored_people, people),
-        ("department", stored_departments, departments),
-    ):
-        report.period_scores += len(stored)
-        for score_key in sorted(set(stored) | set(expected_scores)):
-            have, want = stored.get(score_key, 0), expected_scores.get(score_key, 0)
-            if have != want:
-                owner_id, period_name, period_key = score_key
-                problem(
-                    f"{owner} {owner_id} {period_name} {period_key}: score {have}, "
-                    f"entries say {want}"
-                )
-    return report
+
+
+async def _check_departments(
+    session: AsyncSession,
+    zone: tzinfo,
+    department_days: dict[tuple[int, date], int],
+    report: ReconcileReport,
+    problems: _Problems,
+) -> None:
+    stored = await session.exec(
+        select(
+            DepartmentScore.department_id,
+            DepartmentScore.period,
+            DepartmentScore.period_key,
+            DepartmentScore.points,
+        )
+    )
+    have = {(d, str(p), k): v for d, p, k, v in stored.all()}
+    report.period_scores += len(have)
+    _compare("department", have, _roll_up(department_days.items(), zone), problems)
+
+
+def _local_day(moment: datetime, zone: tzinfo) -> date:
+    if moment.tzinfo is None:  # SQLite hands back the UTC it stored, without a zone
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).date()
+
+
+def _roll_up(days: Iterable[tuple[tuple[int, date], int]], zone: tzinfo) -> dict[ScoreKey, int]:
+    """Per owner and local day → every period that day falls in, cut as posting cuts it."""
+    scores: dict[ScoreKey, int] = defaultdict(int)
+    for (owner, day), points in days:
+        for period, key in period_keys(datetime.combine(day, time(12), zone), zone):
+            scores[(owner, period.value, key)] += points
+    return scores
+
+
+def _compare(
+    owner: str, have: dict[ScoreKey, int], want: dict[ScoreKey, int], problems: _Problems
+) -> None:
+    for score_key in sorted(set(have) | set(want)):
+        stored, expected = have.get(score_key, 0), want.get(score_key, 0)
+        if stored != expected:
+            owner_id, period_name, period_key = score_key
+            problems.add(
+                f"{owner} {owner_id} {period_name} {period_key}: score {stored}, "
+                f"entries say {expected}"
+            )
