@@ -23,8 +23,9 @@ import asyncpg  # type: ignore[import-untyped]
 from points.bench import BenchResult
 from points.bench.scratch import admin_sql as _admin
 from points.bench.scratch import dsn as _dsn
-from points.boards import service as boards
-from points.boards.periods import current_key, window
+from points.boards import leaderboard as board_leaderboard
+from points.boards import windows as board_windows
+from points.calendar import bounds, key_at
 from points.db import Database
 from points.ledger.models import Period
 from points.migrate import upgrade_async
@@ -190,7 +191,7 @@ async def generate(
             f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
         )
     # Period scores from the very transactions just written, cut in the company zone
-    # exactly as points.ledger.service.period_keys cuts them.
+    # exactly as points.calendar.keys_at cuts them.
     formats = {
         "day": "YYYY-MM-DD",
         "week": 'IYYY-"W"IW',
@@ -225,10 +226,10 @@ async def _service_answer(
     db: Database, period: Period, key: str, viewer: int
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     async with db.session() as session:
-        board = await boards.leaderboard(
+        board = await board_leaderboard.leaderboard(
             session,
-            window=boards.Window(period, key),
-            scope=boards.Scope(),
+            window=board_windows.Window(period, key),
+            scope=board_windows.Scope(),
             viewer_id=viewer,
             limit=TOP,
             zone=ZONE,
@@ -279,9 +280,9 @@ async def run(quick: bool) -> BenchResult:
             ids = [int(r["id"]) for r in viewers]
             runs = 15 if quick else 40
             naive_runs = 3
-            month = current_key(Period.month, now, zone)
+            month = key_at(Period.month, now, zone)
             for label, period, key in (("month", Period.month, month), ("all", Period.all, "all")):
-                start, end = window(period, key, zone)
+                start, end = bounds(period, key, zone)
                 chosen = [rng.choice(ids) for _ in range(runs)]
                 await _service_answer(db, period, key, chosen[0])  # warm the pool and caches
                 samples = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from points.boards.service import freeze_closed
+from points.boards.frozen import freeze_closed
 from points.jobs import JobContext, job
 
 FREEZE_JOB = "freeze_closed_boards"

@@ -1,4 +1,9 @@
-"""An in-process rank index for company boards of open periods (PostgreSQL).
+"""How people are ranked on a board, and an in-process rank index for open company boards.
+
+Ranks are competition ranks: equal points share a rank (1, 2, 2, 4). A board
+shows the top N, and the viewer with two neighbours either side.
+
+The rank index (PostgreSQL) serves company boards of open periods.
 
 Counting "how many scored more than me" over a 100,000-person board costs a scan
 of half the board on every request (10–25 ms in PostgreSQL). Instead each process
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, insort
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -28,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.boards.models import OFF_BOARD_SQL
+from points.calendar import keys_at
 from points.ledger.models import EARNING_KINDS, Period
-from points.ledger.service import period_keys
 
 OVERLAP = 256
 MAX_AGE = 300.0
@@ -37,6 +42,41 @@ MAX_BOARDS = 32
 NEIGHBOURS = 2
 
 Ranked = list[tuple[int, int, int]]  # (employee id, points, rank)
+
+
+def competition_ranks(values: Sequence[float], first_rank: int = 1) -> list[int]:
+    """Ranks for values sorted high to low: equal values share a rank (1, 2, 2, 4)."""
+    ranks: list[int] = []
+    for index, value in enumerate(values):
+        if index and value == values[index - 1]:
+            ranks.append(ranks[-1])
+        else:
+            ranks.append(first_rank + index)
+    return ranks
+
+
+def top_and_around(rows: Ranked, limit: int, around_id: int | None) -> tuple[Ranked, Ranked]:
+    """The first ``limit`` ranked rows, and ``around_id`` with its neighbours when not
+    among them (nobody when they are not on the board)."""
+    top = rows[:limit]
+    around: Ranked = []
+    if around_id is not None and around_id not in {e for e, _p, _r in top}:
+        index = next((i for i, row in enumerate(rows) if row[0] == around_id), None)
+        if index is not None:
+            around = rows[max(0, index - NEIGHBOURS) : index + NEIGHBOURS + 1]
+    return top, around
+
+
+def rank_in_memory(
+    scores: Iterable[tuple[int, int]], limit: int, around_id: int | None
+) -> tuple[Ranked, Ranked, int]:
+    """Rank (employee id, points) pairs already in hand: top, around and how many ranked."""
+    ordered = sorted(((e, p) for e, p in scores if p > 0), key=lambda r: (-r[1], r[0]))
+    ranks = competition_ranks([p for _e, p in ordered])
+    rows = [(e, p, r) for (e, p), r in zip(ordered, ranks, strict=True)]
+    top, around = top_and_around(rows, limit, around_id)
+    return top, around, len(rows)
+
 
 _OFF_BOARD = text(f"SELECT count(*), coalesce(sum(id), 0) FROM employee WHERE {OFF_BOARD_SQL}")
 _OFF_BOARD_IDS = text(f"SELECT id FROM employee WHERE {OFF_BOARD_SQL}")
@@ -139,7 +179,7 @@ def _catch_up(index: RankIndex, tail: Sequence[Sequence[Any]], zone: tzinfo) -> 
         index.head = max(index.head, txn_id)
         if kind not in _EARNING or not points or employee_id in index.off_ids:
             continue
-        if index.counts(dict(period_keys(effective_at, zone))):
+        if index.counts(dict(keys_at(effective_at, zone))):
             index.set_points(employee_id, index.points.get(employee_id, 0) + points)
     low = index.head - OVERLAP
     index.applied = {i for i in index.applied if i > low}

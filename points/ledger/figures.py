@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import keys_at
 from points.db import utcnow
 from points.ledger.models import (
     AccountKind,
@@ -18,7 +19,7 @@ from points.ledger.models import (
     RuleStreak,
     TransactionKind,
 )
-from points.ledger.service import balances, period_keys
+from points.ledger.service import balances
 from points.org.models import Department, Employee, EmployeeStatus
 from points.settings import Settings
 
@@ -69,7 +70,7 @@ async def person_figures(
     session: AsyncSession, settings: Settings, employee: Employee, now: datetime | None = None
 ) -> PersonFigures:
     assert employee.id is not None
-    keys = dict(period_keys(now or utcnow(), settings.zone))
+    keys = dict(keys_at(now or utcnow(), settings.zone))
     rows = await session.exec(
         select(PeriodScore.period, PeriodScore.period_key, PeriodScore.points).where(
             PeriodScore.employee_id == employee.id

@@ -15,6 +15,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+# Scores are kept per period of the company calendar (re-exported for older imports).
+from points.calendar import Period as Period
 from points.db import AwareDateTime, utcnow
 
 
@@ -121,15 +123,6 @@ class LedgerEntry(SQLModel, table=True):
     transaction_id: int = Field(foreign_key="ledger_transaction.id", index=True)
     account_id: int = Field(foreign_key="account.id", index=True)
     amount: int
-
-
-class Period(enum.StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-    quarter = "quarter"
-    year = "year"
-    all = "all"
 
 
 class PeriodScore(SQLModel, table=True):

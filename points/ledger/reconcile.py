@@ -24,13 +24,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from sqlalchemy import select as select_columns
 from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import keys_of_day
 from points.ledger.models import (
     CAP_KINDS,
     EARNING_KINDS,
@@ -41,7 +42,7 @@ from points.ledger.models import (
     PeriodScore,
     RuleCapUsage,
 )
-from points.ledger.service import is_postgres, period_keys
+from points.ledger.service import is_postgres
 from points.org.models import Employee
 
 # People per chunk: at about a hundred score rows each, a few megabytes per chunk.
@@ -277,7 +278,7 @@ def _roll_up(days: Iterable[tuple[tuple[int, date], int]], zone: tzinfo) -> dict
     """Per owner and local day → every period that day falls in, cut as posting cuts it."""
     scores: dict[ScoreKey, int] = defaultdict(int)
     for (owner, day), points in days:
-        for period, key in period_keys(datetime.combine(day, time(12), zone), zone):
+        for period, key in keys_of_day(day):
             scores[(owner, period.value, key)] += points
     return scores
 

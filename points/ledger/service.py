@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
-from functools import lru_cache
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, event, update
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import keys_at
 from points.db import utcnow
 from points.ledger import bulk_pg
 from points.ledger.models import (
@@ -35,7 +35,6 @@ from points.ledger.models import (
     RuleCapUsage,
     TransactionKind,
 )
-from rules.periods import period_key
 
 SYSTEM_KINDS = (AccountKind.issuance, AccountKind.spent, AccountKind.expired)
 
@@ -53,26 +52,6 @@ def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
     if is_postgres(session):
         return postgresql.insert(model)
     return sqlite.insert(model)
-
-
-def period_keys(moment: datetime, zone: tzinfo) -> tuple[tuple[Period, str], ...]:
-    """Every period a moment falls in, cut in the company's time zone."""
-    local = moment.astimezone(zone)
-    return _period_keys_of_day(local.year, local.month, local.day)
-
-
-# Every posting asks; the answer depends only on the local day.
-@lru_cache(maxsize=4096)
-def _period_keys_of_day(year: int, month: int, day: int) -> tuple[tuple[Period, str], ...]:
-    local = date(year, month, day)
-    return (
-        (Period.day, period_key("day", local)),
-        (Period.week, period_key("week", local)),
-        (Period.month, period_key("month", local)),
-        (Period.quarter, period_key("quarter", local)),
-        (Period.year, f"{local.year:04d}"),
-        (Period.all, "all"),
-    )
 
 
 @dataclass
@@ -260,7 +239,7 @@ async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo)
         if posting.kind in CAP_KINDS and posting.rule_id and posting.cap_period_key:
             caps[(posting.employee_id, posting.rule_id, posting.cap_period_key)] += posting.points
         if posting.kind in EARNING_KINDS and posting.points:
-            for period, pkey in period_keys(posting.effective_at, zone):
+            for period, pkey in keys_at(posting.effective_at, zone):
                 people[(posting.employee_id, period, pkey)] += posting.points
                 if posting.department_id is not None:
                     departments[(posting.department_id, period, pkey)] += posting.points

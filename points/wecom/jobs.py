@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
+from points.calendar import day_start, local_day
 from points.db import utcnow
 from points.events.schemas import EventIn
 from points.events.service import MAX_BATCH, ingest
@@ -119,7 +120,7 @@ async def _active_userids(ctx: JobContext) -> list[str]:
 def _day_window(ctx: JobContext, state: ConnectorState, now: datetime) -> Window | None:
     """Whole local days from the last window's end up to yesterday; None if up to date."""
     zone = ctx.settings.zone
-    today = datetime.combine(now.astimezone(zone).date(), time.min, tzinfo=zone)
+    today = day_start(local_day(now, zone), zone)
     end = today - timedelta(seconds=1)
     start = state.window_end + timedelta(seconds=1) if state.window_end else today - timedelta(1)
     start = max(start, today - DAY_WINDOW_MAX)

@@ -13,17 +13,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import Period, day_start, key_of_day, local_day
 from points.db import Database, utcnow
 from points.i18n import _, use_locale
-from points.ledger.models import Period, PeriodScore
-from points.ledger.service import period_keys
+from points.ledger.models import PeriodScore
 from points.notifications.models import Notification
 from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
@@ -54,9 +54,8 @@ async def queue_daily_digests(session: AsyncSession, settings: Settings, day: da
 
     Idempotent: a person who already has that day's digest gets no second one.
     """
-    day_key = day.isoformat()
-    noon = datetime.combine(day, time(12), tzinfo=settings.zone)
-    week_key = dict(period_keys(noon, settings.zone))[Period.week]
+    day_key = key_of_day(Period.day, day)
+    week_key = key_of_day(Period.week, day)
     rows = (
         await session.exec(
             select(Employee, PeriodScore.points)
@@ -147,18 +146,13 @@ def textcard(
     }
 
 
-def _day_start(moment: datetime, settings: Settings) -> datetime:
-    local = moment.astimezone(settings.zone)
-    return datetime.combine(local.date(), time.min, tzinfo=settings.zone)
-
-
 async def send_outbox(
     db: Database, settings: Settings, client: WeComClient, *, now: datetime | None = None
 ) -> SendSummary:
     """Send what is waiting, grouping people who get the same message into one call."""
     now = now or utcnow()
     summary = SendSummary()
-    day_start = _day_start(now, settings)
+    today_start = day_start(local_day(now, settings.zone), settings.zone)
     async with db.session() as session:
         pending = (
             await session.exec(
@@ -178,7 +172,7 @@ async def send_outbox(
                 await session.exec(
                     select(Notification.userid, func.count())
                     .where(
-                        col(Notification.sent_at) >= day_start,
+                        col(Notification.sent_at) >= today_start,
                         col(Notification.userid).in_({n.userid for n in pending}),
                     )
                     .group_by(col(Notification.userid))

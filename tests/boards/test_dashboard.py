@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from points.dashboards import service as dashboards
+from points.dashboards import dashboard as dashboard_service
+from points.dashboards import pilots as dashboard_pilots
 from points.ledger.models import Period
 from tests.boards.conftest import SHANGHAI
 from tests.conftest import Store
@@ -64,7 +65,7 @@ async def test_department_figures_cover_the_subtree_only(pg: Store) -> None:
         from points.org.models import Department
 
         sales = await session.get(Department, ids["sales"])
-        board = await dashboards.dashboard(
+        board = await dashboard_service.dashboard(
             session,
             department=sales,
             period=Period.month,
@@ -89,7 +90,7 @@ async def test_department_figures_cover_the_subtree_only(pg: Store) -> None:
 async def test_pilot_progress_and_newsletter_summary(pg: Store) -> None:
     ids = await _seed(pg)
     async with pg.db.session() as session:
-        pilot = await dashboards.create_pilot(
+        pilot = await dashboard_pilots.create_pilot(
             session,
             actor="hr",
             name="销售部报销线上化",
@@ -111,10 +112,10 @@ async def test_pilot_progress_and_newsletter_summary(pg: Store) -> None:
             ],
         )
         await session.commit()
-        progress = await dashboards.pilot_progress(session, pilot, SHANGHAI, now=NOW)
+        progress = await dashboard_pilots.pilot_progress(session, pilot, SHANGHAI, now=NOW)
     online, faster = progress.goals
     assert online.current == 50.0 and online.progress == 50.0 and not online.met
     # 6 h before the pilot, 3 h during it: 50 % faster against a 30 % goal.
     assert faster.baseline == 6.0 and faster.change_pct == 50.0 and faster.met
-    summary = dashboards.newsletter_summary(progress)
+    summary = dashboard_pilots.newsletter_summary(progress)
     assert "销售部报销线上化" in summary and "报销审批线上化" in summary

@@ -4,9 +4,11 @@ from datetime import datetime
 
 from sqlmodel import func, select
 
-from points.boards import service as boards
+from points.boards import departments as board_departments
+from points.boards import frozen as board_frozen
+from points.boards import leaderboard as board_leaderboard
 from points.boards.models import FrozenBoard, FrozenRank
-from points.boards.service import Scope, Window
+from points.boards.windows import Scope, Window
 from points.events.schemas import EventIn
 from points.ledger.models import Period, PeriodScore
 from points.org.models import Employee
@@ -41,13 +43,13 @@ async def test_sunday_2359_and_monday_0000_land_in_different_iso_weeks(pg: Store
     monday = approval("2", "2026-11-30T00:00:00")
     assert await send(pg, [sunday, monday]) == ["created", "created"]
     async with pg.db.session() as session:
-        w48 = await boards.leaderboard(
+        w48 = await board_leaderboard.leaderboard(
             session, window=Window(Period.week, "2026-W48"), scope=Scope(), viewer_id=zhang.id
         )
-        w49 = await boards.leaderboard(
+        w49 = await board_leaderboard.leaderboard(
             session, window=Window(Period.week, "2026-W49"), scope=Scope(), viewer_id=zhang.id
         )
-        nov = await boards.leaderboard(
+        nov = await board_leaderboard.leaderboard(
             session, window=Window(Period.month, "2026-11"), scope=Scope(), viewer_id=zhang.id
         )
     assert [r.points for r in w48.top] == [5]
@@ -64,11 +66,11 @@ async def test_a_closed_week_is_frozen_once_and_late_points_show_as_adjustments(
         await award(session, a, 10, "2026-11-27T10:00:00")
         await award(session, b, 8, "2026-11-28T10:00:00")
         await session.commit()
-        frozen = await boards.freeze_closed(session, SHANGHAI, now=AFTER_CLOSE)
+        frozen = await board_frozen.freeze_closed(session, SHANGHAI, now=AFTER_CLOSE)
         await session.commit()
         assert "week:2026-W48" in frozen
         # Running the job again freezes nothing more.
-        assert await boards.freeze_closed(session, SHANGHAI, now=AFTER_CLOSE) == []
+        assert await board_frozen.freeze_closed(session, SHANGHAI, now=AFTER_CLOSE) == []
         await session.commit()
         assert (await session.exec(select(func.count()).select_from(FrozenBoard))).one() == len(
             frozen
@@ -79,7 +81,9 @@ async def test_a_closed_week_is_frozen_once_and_late_points_show_as_adjustments(
         await award(session, a, -4, "2026-11-27T10:00:00")
         await award(session, c, 20, "2026-11-29T23:00:00")
         await session.commit()
-        board = await boards.leaderboard(session, window=WEEK, scope=Scope(), viewer_id=b.id)
+        board = await board_leaderboard.leaderboard(
+            session, window=WEEK, scope=Scope(), viewer_id=b.id
+        )
     assert board.frozen is not None
     # The published order stands; the changes sit next to it.
     assert [(r.name, r.rank, r.points, r.adjustment) for r in board.top] == [
@@ -97,7 +101,7 @@ async def test_an_open_period_cannot_be_frozen(pg: Store) -> None:
 
     async with pg.db.session() as session:
         with pytest.raises(InvalidInput):
-            await boards.freeze(session, Period.week, "2026-W49", SHANGHAI, now=AFTER_CLOSE)
+            await board_frozen.freeze(session, Period.week, "2026-W49", SHANGHAI, now=AFTER_CLOSE)
 
 
 async def test_small_departments_fold_into_their_parent(pg: Store) -> None:
@@ -121,10 +125,10 @@ async def test_small_departments_fold_into_their_parent(pg: Store) -> None:
         for person in people["财务部"]:
             await award(session, person, 2, "2026-11-05T10:00:00")
         await session.commit()
-        board = await boards.department_board(
+        board = await board_departments.department_board(
             session, window=Window(Period.month, "2026-11"), scope=Scope()
         )
-        by_part = await boards.department_board(
+        by_part = await board_departments.department_board(
             session, window=Window(Period.month, "2026-11"), scope=Scope(), order="participation"
         )
     rows = {r.name: r for r in board.rows}
@@ -148,7 +152,7 @@ async def test_a_department_too_small_even_after_folding_is_hidden(pg: Store) ->
         for i in range(3):
             await make_employee(session, lonely, name=f"法务{i}")
         await session.commit()
-        board = await boards.department_board(
+        board = await board_departments.department_board(
             session, window=Window(Period.month, "2026-11"), scope=Scope()
         )
     assert board.rows == [] and board.hidden_small == 3
@@ -161,7 +165,9 @@ async def test_freezing_copies_the_company_ranking(pg: Store) -> None:
             person = await make_employee(session, sales, name=f"人{i}")
             await award(session, person, value, "2026-11-26T10:00:00")
         await session.commit()
-        board = await boards.freeze(session, Period.week, "2026-W48", SHANGHAI, now=AFTER_CLOSE)
+        board = await board_frozen.freeze(
+            session, Period.week, "2026-W48", SHANGHAI, now=AFTER_CLOSE
+        )
         await session.commit()
         assert board is not None and board.people == 3
         ranks = (await session.exec(select(FrozenRank.rank).order_by(FrozenRank.rank))).all()

@@ -4,8 +4,9 @@ from datetime import date, datetime, tzinfo
 
 import pytest
 
-from points.boards import service as boards
-from points.boards.service import Scope, Window
+from points.boards import leaderboard as board_leaderboard
+from points.boards import windows as board_windows
+from points.boards.windows import Scope, Window
 from points.ledger.models import Period
 from points.org.models import EmployeeStatus
 from tests.boards.conftest import SHANGHAI, award
@@ -39,7 +40,7 @@ async def _company(pg: Store, points: list[int]) -> list[int]:
 async def test_equal_points_share_a_rank(pg: Store, zone: tzinfo | None) -> None:
     ids = await _company(pg, [50, 40, 40, 30])
     async with pg.db.session() as session:
-        board = await boards.leaderboard(
+        board = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[3]
         )
     assert [(r.name, r.rank) for r in board.top] == [
@@ -54,13 +55,13 @@ async def test_equal_points_share_a_rank(pg: Store, zone: tzinfo | None) -> None
 async def test_neighbours_at_the_edges(pg: Store, zone: tzinfo | None) -> None:
     ids = await _company(pg, [100 - i for i in range(10)])
     async with pg.db.session() as session:
-        first = await boards.leaderboard(
+        first = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[0], limit=1
         )
-        last = await boards.leaderboard(
+        last = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[9], limit=3
         )
-        middle = await boards.leaderboard(
+        middle = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[5], limit=1
         )
     # Rank 1 is in the top: no separate neighbourhood.
@@ -76,10 +77,10 @@ async def test_ties_in_the_neighbourhood_keep_the_shared_rank(
 ) -> None:
     ids = await _company(pg, [90, 80, 70, 70, 70, 60])
     async with pg.db.session() as session:
-        board = await boards.leaderboard(
+        board = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[2], limit=1
         )
-        last_tie = await boards.leaderboard(
+        last_tie = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[4], limit=1
         )
     assert [(r.points, r.rank) for r in board.around] == [
@@ -101,15 +102,15 @@ async def test_opted_out_people_are_anonymous_to_others_but_see_themselves(
 
         hidden = await session.get(Employee, ids[1])
         assert hidden is not None
-        await boards.set_board_opt_out(session, hidden, True)
+        await board_leaderboard.set_board_opt_out(session, hidden, True)
         await session.commit()
-        others = await boards.leaderboard(
+        others = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[0]
         )
-        own = await boards.leaderboard(
+        own = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[1]
         )
-        around = await boards.leaderboard(
+        around = await board_leaderboard.leaderboard(
             session,
             window=MONTH,
             scope=Scope(),
@@ -138,7 +139,7 @@ async def test_excluded_people_and_leavers_never_appear_nor_take_a_rank(
         leaver.status = EmployeeStatus.left
         session.add_all([bot, leaver])
         await session.commit()
-        board = await boards.leaderboard(
+        board = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[3], limit=1
         )
     assert [(r.name, r.rank) for r in board.top] == [("员工1", 1)]
@@ -159,7 +160,9 @@ async def test_a_department_board_includes_sub_departments_only(
         for person, value in ((a, 5), (b, 3), (c, 9)):
             await award(session, person, value, "2026-11-03T09:00:00")
         await session.commit()
-        board = await boards.leaderboard(session, window=MONTH, scope=Scope(sales), viewer_id=c.id)
+        board = await board_leaderboard.leaderboard(
+            session, window=MONTH, scope=Scope(sales), viewer_id=c.id
+        )
     assert [(r.name, r.rank) for r in board.top] == [("甲", 1), ("乙", 2)]
     assert board.me is None
 
@@ -174,10 +177,10 @@ async def test_campaign_sums_the_days_of_its_window(pg: Store, zone: tzinfo | No
         await award(session, b, 6, "2026-12-05T12:00:00")
         await award(session, b, 50, "2026-12-08T00:00:00")  # outside (the day after)
         await session.commit()
-        window = boards.resolve_window(
+        window = board_windows.resolve_window(
             "campaign", None, SHANGHAI, start=date(2026, 12, 1), end=date(2026, 12, 7)
         )
-        board = await boards.leaderboard(
+        board = await board_leaderboard.leaderboard(
             session, window=window, scope=Scope(), zone=zone, viewer_id=a.id
         )
     assert [(r.name, r.points) for r in board.top] == [("乙", 6), ("甲", 4)]
@@ -188,9 +191,9 @@ async def test_default_window_is_the_current_period_in_shanghai(
 ) -> None:
     # 2026-11-29 16:30 UTC is Monday 2026-11-30 00:30 in Shanghai: ISO week 49.
     now = datetime.fromisoformat("2026-11-29T16:30:00+00:00")
-    assert boards.resolve_window("week", None, SHANGHAI, now=now).key == "2026-W49"
-    assert boards.resolve_window("month", None, SHANGHAI, now=now).key == "2026-11"
-    assert boards.resolve_window("quarter", None, SHANGHAI, now=now).key == "2026-Q4"
+    assert board_windows.resolve_window("week", None, SHANGHAI, now=now).key == "2026-W49"
+    assert board_windows.resolve_window("month", None, SHANGHAI, now=now).key == "2026-11"
+    assert board_windows.resolve_window("quarter", None, SHANGHAI, now=now).key == "2026-Q4"
 
 
 async def test_the_rank_index_follows_new_points_and_exclusions(pg: Store) -> None:
@@ -199,7 +202,7 @@ async def test_the_rank_index_follows_new_points_and_exclusions(pg: Store) -> No
 
     async def board() -> list[tuple[str, int, int]]:
         async with pg.db.session() as session:
-            found = await boards.leaderboard(
+            found = await board_leaderboard.leaderboard(
                 session, window=MONTH, scope=Scope(), viewer_id=ids[2], zone=SHANGHAI
             )
         return [(r.name, r.points, r.rank) for r in found.top]

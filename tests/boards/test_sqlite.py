@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from points.boards import service as boards
-from points.boards.periods import window
-from points.boards.service import Scope, Window
-from points.dashboards import service as dashboards
+from points.boards import frozen as board_frozen
+from points.boards import leaderboard as board_leaderboard
+from points.boards.windows import Scope, Window
+from points.calendar import bounds
+from points.dashboards import figures as dashboard_figures
 from points.ledger.models import Period
 from tests.boards.conftest import SHANGHAI, award
 from tests.conftest import Store
@@ -22,14 +23,14 @@ async def test_boards_and_figures_work_on_the_embedded_sqlite_default(lite: Stor
         for person, value in ((a, 5), (b, 5), (c, 2)):
             await award(session, person, value, "2026-11-10T10:00:00")
         await session.commit()
-        board = await boards.leaderboard(
+        board = await board_leaderboard.leaderboard(
             session,
             window=Window(Period.month, "2026-11"),
             scope=Scope(sales),
             viewer_id=c.id,
             limit=1,
         )
-        frozen = await boards.freeze_closed(
+        frozen = await board_frozen.freeze_closed(
             session, SHANGHAI, now=datetime.fromisoformat("2026-12-01T00:30:00+08:00")
         )
         await session.commit()
@@ -54,8 +55,8 @@ async def test_boards_and_figures_work_on_the_embedded_sqlite_default(lite: Stor
         ],
     )
     async with lite.db.session() as session:
-        (figures,) = await dashboards.figures_for_windows(
-            session, None, [window(Period.month, "2026-11", SHANGHAI)]
+        (figures,) = await dashboard_figures.figures_for_windows(
+            session, None, [bounds(Period.month, "2026-11", SHANGHAI)]
         )
     assert figures.on_time_share == 100.0 and figures.turnaround_hours == 5.0
     assert figures.active == 2 and figures.members == 3

@@ -12,9 +12,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from points.auth.permissions import Permission
-from points.boards import service as boards
+from points.boards import departments as board_departments
+from points.boards import export as board_export
+from points.boards import frozen as board_frozen
+from points.boards import leaderboard as board_leaderboard
+from points.boards import windows as board_windows
 from points.boards.jobs import FREEZE_JOB
-from points.boards.periods import BOARD_PERIODS, current_key, recent_keys
+from points.boards.windows import BOARD_PERIODS
+from points.calendar import key_at, recent_keys
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
@@ -53,8 +58,8 @@ class BoardQuery:
     """What the board's query string asks for, read strictly."""
 
     period: str
-    window: boards.Window
-    scope: boards.Scope
+    window: board_windows.Window
+    scope: board_windows.Scope
     view: str
     order: str
     start: date | None
@@ -68,10 +73,10 @@ async def read_query(ctx: Ctx, default_scope: str | None = None) -> BoardQuery:
     if period != "campaign" and period not in {p.value for p in BOARD_PERIODS}:
         raise InvalidInput(_("Unknown period."))
     start, end = date_param(request, "from"), date_param(request, "to")
-    window = boards.resolve_window(
+    window = board_windows.resolve_window(
         period, params.get("key") or None, ctx.settings.zone, start=start, end=end
     )
-    scope = await boards.resolve_scope(ctx.session, params.get("scope") or default_scope)
+    scope = await board_windows.resolve_scope(ctx.session, params.get("scope") or default_scope)
     view = params.get("view") or "people"
     if view not in ("people", "departments"):
         raise InvalidInput(_("view must be people or departments"))
@@ -82,17 +87,17 @@ async def read_query(ctx: Ctx, default_scope: str | None = None) -> BoardQuery:
 async def board_page(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     query = await read_query(ctx)
-    if await boards.has_unfrozen_closed(ctx.session, ctx.settings.zone):
+    if await board_frozen.has_unfrozen_closed(ctx.session, ctx.settings.zone):
         # The embedded default has no scheduler: the first visitor after a close
         # sets the freezing going (a no-op when the worker's schedule got there first).
         await ctx.queue.enqueue(FREEZE_JOB)
     people_board = department_board = None
     if query.view == "departments":
-        department_board = await boards.department_board(
+        department_board = await board_departments.department_board(
             ctx.session, window=query.window, scope=query.scope, order=query.order
         )
     else:
-        people_board = await boards.leaderboard(
+        people_board = await board_leaderboard.leaderboard(
             ctx.session,
             window=query.window,
             scope=query.scope,
@@ -101,7 +106,7 @@ async def board_page(ctx: Ctx) -> Response:
         )
     keys: list[str] = []
     if query.window.period is not None:
-        now_key = current_key(query.window.period, utcnow(), ctx.settings.zone)
+        now_key = key_at(query.window.period, utcnow(), ctx.settings.zone)
         keys = recent_keys(query.window.period, now_key, CHOOSER[query.window.period])
         if query.window.key not in keys:
             keys.insert(0, query.window.key)
@@ -127,7 +132,7 @@ async def board_page(ctx: Ctx) -> Response:
 async def opt_out(ctx: Ctx) -> Response:
     form = await ctx.request.form()
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
-    await boards.set_board_opt_out(
+    await board_leaderboard.set_board_opt_out(
         ctx.session,
         employee,
         form.get("opt_out") == "1",
@@ -142,10 +147,10 @@ async def opt_out(ctx: Ctx) -> Response:
 async def export_board(ctx: Ctx) -> Response:
     query = await read_query(ctx)
     if query.view == "departments":
-        board = await boards.department_board(
+        board = await board_departments.department_board(
             ctx.session, window=query.window, scope=query.scope, order=query.order
         )
-        rows = await boards.export_department_board(
+        rows = await board_export.export_department_board(
             ctx.session,
             board=board,
             actor=ctx.principal.audit_name,
@@ -153,7 +158,7 @@ async def export_board(ctx: Ctx) -> Response:
             user_agent=ctx.user_agent,
         )
     else:
-        rows = await boards.export_board(
+        rows = await board_export.export_board(
             ctx.session,
             window=query.window,
             scope=query.scope,

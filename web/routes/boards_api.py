@@ -6,7 +6,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from points.auth.permissions import Permission
-from points.boards import service as boards
+from points.boards import departments as board_departments
+from points.boards import leaderboard as board_leaderboard
+from points.boards import windows as board_windows
 from points.errors import InvalidInput
 from points.i18n import _
 from points.org import service as org
@@ -19,16 +21,16 @@ from web.security import Ctx, api
 async def leaderboard(ctx: Ctx) -> Response:
     params = ctx.request.query_params
     period = ctx.request.path_params["period"]
-    window = boards.resolve_window(
+    window = board_windows.resolve_window(
         period,
         params.get("key") or None,
         ctx.settings.zone,
         start=date_param(ctx.request, "from"),
         end=date_param(ctx.request, "to"),
     )
-    scope = await boards.resolve_scope(ctx.session, params.get("scope"))
+    scope = await board_windows.resolve_scope(ctx.session, params.get("scope"))
     if params.get("view") == "departments":
-        board = await boards.department_board(
+        board = await board_departments.department_board(
             ctx.session, window=window, scope=scope, order=params.get("order") or "per_head"
         )
         return JSONResponse(board.to_dict())
@@ -39,9 +41,9 @@ async def leaderboard(ctx: Ctx) -> Response:
     if params.get("around"):
         around_id = (await org.get_employee(ctx.session, params["around"])).id
     limit = int_param(ctx.request, "limit") or 50
-    if not 1 <= limit <= boards.MAX_TOP:
+    if not 1 <= limit <= board_leaderboard.MAX_TOP:
         raise InvalidInput(_("limit must be between 1 and 200"))
-    result = await boards.leaderboard(
+    result = await board_leaderboard.leaderboard(
         ctx.session,
         window=window,
         scope=scope,

@@ -12,8 +12,10 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission, Principal
 from points.auth.scope import require_department, visible_departments
-from points.boards.periods import current_key, recent_keys
-from points.dashboards import service as dashboards
+from points.calendar import key_at, recent_keys
+from points.dashboards import dashboard as dashboard_service
+from points.dashboards import figures as dashboard_figures
+from points.dashboards import pilots as dashboard_pilots
 from points.db import utcnow
 from points.errors import Forbidden, InvalidInput, NotFound
 from points.i18n import N_, _
@@ -67,13 +69,13 @@ def dashboard_period(ctx: Ctx) -> tuple[Period, str]:
         period = Period(raw)
     except ValueError:
         raise InvalidInput(_("Unknown period.")) from None
-    if period not in dashboards.DASHBOARD_PERIODS:
+    if period not in dashboard_service.DASHBOARD_PERIODS:
         raise InvalidInput(_("The dashboard covers a week, a month or a quarter."))
-    key = ctx.request.query_params.get("key") or current_key(period, utcnow(), ctx.settings.zone)
+    key = ctx.request.query_params.get("key") or key_at(period, utcnow(), ctx.settings.zone)
     return period, key
 
 
-def _charts(board: dashboards.Dashboard) -> list[tuple[str, Markup]]:
+def _charts(board: dashboard_service.Dashboard) -> list[tuple[str, Markup]]:
     labels = [
         f.start.astimezone(board.trend[0].start.tzinfo).strftime("%m/%d") for f in board.trend
     ]
@@ -94,11 +96,11 @@ def _charts(board: dashboards.Dashboard) -> list[tuple[str, Markup]]:
     return [(title, draw(title, labels, values)) for title, draw, values in series]
 
 
-async def requested_dashboard(ctx: Ctx) -> tuple[Period, dashboards.Dashboard]:
+async def requested_dashboard(ctx: Ctx) -> tuple[Period, dashboard_service.Dashboard]:
     """The dashboard the query string asks for, as the page and the API both show it."""
     department = await chosen_department(ctx)
     period, key = dashboard_period(ctx)
-    board = await dashboards.dashboard(
+    board = await dashboard_service.dashboard(
         ctx.session,
         department=department,
         period=period,
@@ -116,12 +118,12 @@ async def dashboard_page(ctx: Ctx) -> Response:
     choices = [
         d for d in await org.list_departments(ctx.session) if visible is None or d.id in visible
     ]
-    now_key = current_key(period, utcnow(), ctx.settings.zone)
+    now_key = key_at(period, utcnow(), ctx.settings.zone)
     return render(
         ctx.request,
         "dashboards/index.html",
         board=board,
-        figures=dashboards.FIGURES,
+        figures=dashboard_figures.FIGURES,
         charts=_charts(board),
         choices=choices,
         company_allowed=visible is None,
@@ -137,7 +139,7 @@ async def dashboard_page(ctx: Ctx) -> Response:
 async def export_dashboard(ctx: Ctx) -> Response:
     department = await chosen_department(ctx)
     period, key = dashboard_period(ctx)
-    board = await dashboards.dashboard(
+    board = await dashboard_service.dashboard(
         ctx.session,
         department=department,
         period=period,
@@ -145,7 +147,7 @@ async def export_dashboard(ctx: Ctx) -> Response:
         zone=ctx.settings.zone,
         show_inactive=False,
     )
-    rows = await dashboards.export_figures(
+    rows = await dashboard_service.export_figures(
         ctx.session,
         board,
         actor=ctx.principal.audit_name,
@@ -159,7 +161,7 @@ async def export_dashboard(ctx: Ctx) -> Response:
 @page(Permission.view_department)
 async def pilots_page(ctx: Ctx) -> Response:
     visible = await visible_departments(ctx.session, ctx.principal)
-    pilots = await dashboards.list_pilots(ctx.session, visible)
+    pilots = await dashboard_pilots.list_pilots(ctx.session, visible)
     choices = [
         d for d in await org.list_departments(ctx.session) if visible is None or d.id in visible
     ]
@@ -168,7 +170,7 @@ async def pilots_page(ctx: Ctx) -> Response:
         "dashboards/pilots.html",
         pilots=pilots,
         choices=choices,
-        figures=dashboards.FIGURES,
+        figures=dashboard_figures.FIGURES,
         goal_rows=range(GOAL_ROWS),
         can_manage=ctx.principal.can(Permission.manage_pilots),
         today=date.today().isoformat(),
@@ -194,7 +196,7 @@ async def create_pilot(ctx: Ctx) -> Response:
         for i in range(GOAL_ROWS)
         if form.get(f"goal_figure_{i}") and form.get(f"goal_value_{i}")
     ]
-    pilot = await dashboards.create_pilot(
+    pilot = await dashboard_pilots.create_pilot(
         ctx.session,
         actor=ctx.principal.audit_name,
         name=str(form.get("name", "")),
@@ -212,18 +214,18 @@ async def create_pilot(ctx: Ctx) -> Response:
 
 @page(Permission.view_department)
 async def pilot_page(ctx: Ctx) -> Response:
-    pilot = await dashboards.get_pilot(ctx.session, int(ctx.request.path_params["pilot_id"]))
+    pilot = await dashboard_pilots.get_pilot(ctx.session, int(ctx.request.path_params["pilot_id"]))
     visible = await visible_departments(ctx.session, ctx.principal)
     if visible is not None and not set(pilot.department_ids) & visible:
         raise Forbidden(_("You can only see the departments you run."))
-    progress = await dashboards.pilot_progress(
+    progress = await dashboard_pilots.pilot_progress(
         ctx.session, pilot, ctx.settings.zone, visible=visible
     )
     return render(
         ctx.request,
         "dashboards/pilot.html",
         progress=progress,
-        summary=dashboards.newsletter_summary(progress),
+        summary=dashboard_pilots.newsletter_summary(progress),
     )
 
 

@@ -1,0 +1,294 @@
+"""Pilot programmes (试点): a few departments try WeCom for a while, measured
+against the same-length window before they started, with goals HR sets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.audit.service import record
+from points.dashboards.figures import (
+    FIGURES_BY_KEY,
+    Figure,
+    Figures,
+    department_ids,
+    figures_for_windows,
+    format_figure,
+)
+from points.dashboards.models import Pilot
+from points.db import utcnow
+from points.errors import InvalidInput, NotFound
+from points.i18n import _
+from points.org.models import Department
+
+GOAL_KINDS = ("target", "improve")
+
+
+@dataclass
+class GoalProgress:
+    figure: Figure
+    kind: str
+    value: float
+    label: str
+    current: float | None
+    baseline: float | None
+
+    @property
+    def change_pct(self) -> float | None:
+        """Improvement against the baseline window, in per cent (positive is better)."""
+        if self.current is None or not self.baseline:
+            return None
+        change = (self.current - self.baseline) / self.baseline * 100
+        return round(change if self.figure.higher_is_better else -change, 1)
+
+    @property
+    def progress(self) -> float | None:
+        """0…100: how far towards the goal."""
+        if self.kind == "improve":
+            change = self.change_pct
+            if change is None:
+                return None
+            return (
+                round(max(0.0, min(100.0, 100 * change / self.value)), 1) if self.value else 100.0
+            )
+        if self.current is None:
+            return None
+        if self.figure.higher_is_better:
+            ratio = self.current / self.value if self.value else 1.0
+        else:
+            ratio = self.value / self.current if self.current else 1.0
+        return round(max(0.0, min(100.0, 100 * ratio)), 1)
+
+    @property
+    def met(self) -> bool:
+        return self.progress is not None and self.progress >= 100
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "figure": self.figure.key,
+            "kind": self.kind,
+            "value": self.value,
+            "label": self.label,
+            "current": self.current,
+            "baseline": self.baseline,
+            "change_pct": self.change_pct,
+            "progress_pct": self.progress,
+            "met": self.met,
+        }
+
+
+@dataclass
+class PilotProgress:
+    pilot: Pilot
+    departments: list[str]
+    start: datetime
+    end: datetime
+    days_done: int
+    figures: Figures
+    baseline: Figures
+    goals: list[GoalProgress]
+
+    @property
+    def finished(self) -> bool:
+        return self.days_done >= self.pilot.days
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.pilot.id,
+            "name": self.pilot.name,
+            "departments": self.departments,
+            "start_on": self.pilot.start_on.isoformat(),
+            "days": self.pilot.days,
+            "days_done": self.days_done,
+            "figures": self.figures.to_dict(),
+            "baseline": self.baseline.to_dict(),
+            "goals": [g.to_dict() for g in self.goals],
+            "summary": newsletter_summary(self),
+        }
+
+
+def _parse_goals(goals: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    parsed = []
+    for goal in goals:
+        figure = str(goal.get("figure", ""))
+        kind = str(goal.get("kind", "target"))
+        if figure not in FIGURES_BY_KEY:
+            raise InvalidInput(_("Unknown figure for a goal: {figure}").format(figure=figure))
+        if kind not in GOAL_KINDS:
+            raise InvalidInput(_("A goal is a target or an improvement."))
+        try:
+            value = float(goal.get("value", ""))
+        except (TypeError, ValueError):
+            raise InvalidInput(_("A goal needs a number.")) from None
+        if value <= 0 or value > 100000:
+            raise InvalidInput(_("A goal needs a number above zero."))
+        label = str(goal.get("label") or "").strip()[:80]
+        parsed.append({"figure": figure, "kind": kind, "value": value, "label": label})
+    return parsed
+
+
+async def create_pilot(
+    session: AsyncSession,
+    *,
+    actor: str,
+    name: str,
+    department_ids: Sequence[int],
+    start_on: date,
+    days: int = 30,
+    goals: Sequence[dict[str, Any]] = (),
+    note: str = "",
+    ip: str = "",
+    user_agent: str = "",
+) -> Pilot:
+    """HR defines a pilot programme (试点); audited."""
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise InvalidInput(_("A pilot needs a name (at most 80 characters)."))
+    if not department_ids:
+        raise InvalidInput(_("Choose at least one department."))
+    if not 1 <= days <= 366:
+        raise InvalidInput(_("A pilot lasts between 1 and 366 days."))
+    found = (
+        await session.exec(
+            select(Department.id).where(col(Department.id).in_(list(department_ids)))
+        )
+    ).all()
+    if len(set(found)) != len(set(department_ids)):
+        raise NotFound(_("No such department."))
+    pilot = Pilot(
+        name=name,
+        department_ids=sorted(set(department_ids)),
+        start_on=start_on,
+        days=days,
+        goals=_parse_goals(goals),
+        note=note.strip()[:1000],
+        created_by=actor,
+    )
+    session.add(pilot)
+    await session.flush()
+    await record(
+        session,
+        actor=actor,
+        action="pilot.create",
+        target=str(pilot.id),
+        details={"name": name, "departments": pilot.department_ids, "goals": pilot.goals},
+        ip=ip,
+        user_agent=user_agent,
+    )
+    return pilot
+
+
+async def pilot_progress(
+    session: AsyncSession,
+    pilot: Pilot,
+    zone: tzinfo,
+    *,
+    visible: set[int] | None = None,
+    now: datetime | None = None,
+) -> PilotProgress:
+    """How a pilot is doing: its figures so far against the same-length window before it.
+
+    ``visible`` limits the figures to the departments the viewer may see.
+    """
+    now = now or utcnow()
+    roots = [d for d in pilot.department_ids if visible is None or d in visible]
+    departments = await department_ids(session, roots) if roots else []
+    start = datetime.combine(pilot.start_on, time.min, zone)
+    end = start + timedelta(days=pilot.days)
+    until = max(start, min(end, now))
+    done = (until - start).days
+    span = max(until - start, timedelta(days=1))
+    baseline, figures = await figures_for_windows(
+        session, departments, [(start - span, start), (start, start + span)]
+    )
+    names = (await session.exec(select(Department.name).where(col(Department.id).in_(roots)))).all()
+    goals = []
+    for goal in pilot.goals:
+        figure = FIGURES_BY_KEY.get(str(goal.get("figure")))
+        if figure is None:
+            continue
+        goals.append(
+            GoalProgress(
+                figure,
+                str(goal.get("kind", "target")),
+                float(goal.get("value", 0)),
+                str(goal.get("label") or ""),
+                figures.value(figure.key),
+                baseline.value(figure.key),
+            )
+        )
+    return PilotProgress(pilot, list(names), start, end, done, figures, baseline, goals)
+
+
+async def get_pilot(session: AsyncSession, pilot_id: int) -> Pilot:
+    pilot = await session.get(Pilot, pilot_id)
+    if pilot is None:
+        raise NotFound(_("No such pilot."))
+    return pilot
+
+
+async def list_pilots(session: AsyncSession, visible: set[int] | None) -> list[Pilot]:
+    """Pilots touching a department the viewer may see (all of them for HR)."""
+    pilots = (await session.exec(select(Pilot).order_by(col(Pilot.start_on).desc()))).all()
+    return [p for p in pilots if visible is None or set(p.department_ids) & visible]
+
+
+async def pilots_for(
+    session: AsyncSession,
+    departments: list[int] | None,
+    zone: tzinfo,
+    now: datetime | None = None,
+) -> list[PilotProgress]:
+    """Running or recent pilots of the dashboard's departments, with their progress."""
+    now = now or utcnow()
+    chosen = set(departments) if departments is not None else None
+    found = []
+    for pilot in await list_pilots(session, chosen):
+        end = datetime.combine(pilot.start_on, time.min, zone) + timedelta(days=pilot.days)
+        if end < now - timedelta(days=30):
+            continue
+        found.append(await pilot_progress(session, pilot, zone, visible=chosen, now=now))
+    return found
+
+
+def newsletter_summary(progress: PilotProgress) -> str:
+    """A paragraph HR can paste into the internal newsletter (最佳实践案例)."""
+    pilot = progress.pilot
+    lines = [
+        _("Best practice: {name}").format(name=pilot.name),
+        _("{departments} piloted WeCom for {days} days from {start} (day {done}).").format(
+            departments="、".join(progress.departments),
+            days=pilot.days,
+            start=pilot.start_on.isoformat(),
+            done=min(progress.days_done, pilot.days),
+        ),
+        _("{active} of members were active; {approvals} approvals were submitted online.").format(
+            active=format_figure(progress.figures.active_share, "%"),
+            approvals=progress.figures.approvals_submitted,
+        ),
+    ]
+    for goal in progress.goals:
+        label = goal.label or _(goal.figure.label)
+        if goal.kind == "improve":
+            lines.append(
+                _("{label}: goal +{goal}%, achieved {change}").format(
+                    label=label, goal=f"{goal.value:g}", change=format_figure(goal.change_pct, "%")
+                )
+            )
+        else:
+            lines.append(
+                _("{label}: goal {goal}, now {current}").format(
+                    label=label,
+                    goal=format_figure(goal.value, goal.figure.unit),
+                    current=format_figure(goal.current, goal.figure.unit),
+                )
+            )
+    met = sum(1 for g in progress.goals if g.met)
+    if progress.goals:
+        lines.append(_("{met} of {total} goals met.").format(met=met, total=len(progress.goals)))
+    return "\n".join(lines)
