@@ -19,7 +19,7 @@ from points.ledger.models import (
     RuleStreak,
 )
 from points.notifications.models import Notification
-from points.org.models import Department, Employee, RoleAssignment
+from points.org.models import Department, Employee, FormerDepartment, RoleAssignment
 from points.rewards.models import Redemption, RedemptionStep, Reward, VoucherCode
 from points.rulesets.models import RuleVersion
 from points.wecom.models import ApprovalPolicyRule, BehaviorDay, CallbackStatus, ConnectorState
@@ -39,6 +39,7 @@ __all__ = [
     "DepartmentScore",
     "Employee",
     "EventConflict",
+    "FormerDepartment",
     "FrozenBoard",
     "FrozenRank",
     "LedgerEntry",

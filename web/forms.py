@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 from starlette.requests import Request
 
+from points.calendar import day_start as day_start  # routes turn form dates into windows
 from points.errors import InvalidInput
 from points.i18n import _
 
@@ -38,7 +39,3 @@ def date_param(request: Request, name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(_("{name} must be a date like 2026-11-24").format(name=name)) from None
-
-
-def day_start(day: date, zone: object) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)  # type: ignore[arg-type]

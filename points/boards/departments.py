@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
-from sqlalchemy import case, func
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.boards.earned import department_points, member_counts, participant_counts, span_of
 from points.boards.ranking import competition_ranks
-from points.boards.windows import Scope, Window, eligible_employee
-from points.calendar import Period
+from points.boards.windows import Scope, Window
 from points.errors import InvalidInput
 from points.i18n import _
-from points.ledger.models import PeriodScore
-from points.org.models import Department, Employee
+from points.org.models import Department
 
 # Departments smaller than this are folded into their parent on department boards.
 MIN_DEPARTMENT_SIZE = 5
@@ -74,12 +73,19 @@ class DepartmentBoard:
 
 
 async def department_board(
-    session: AsyncSession, *, window: Window, scope: Scope, order: str = "per_head"
+    session: AsyncSession,
+    *,
+    window: Window,
+    scope: Scope,
+    zone: tzinfo,
+    order: str = "per_head",
 ) -> DepartmentBoard:
     """Departments against each other, by points per head and by participation rate.
 
-    Each department counts its own members; departments with fewer than five are
-    folded into their parent (bottom up), so no small team's figures are exposed.
+    Points stay with the department where they were earned (``department_score``);
+    each department counts the people who were its members during the window (see
+    :mod:`points.boards.earned`). Departments with fewer than five are folded into
+    their parent (bottom up), so no small team's figures are exposed.
     """
     if order not in ("per_head", "participation"):
         raise InvalidInput(_("order must be per_head or participation"))
@@ -87,57 +93,22 @@ async def department_board(
     if scope.department is not None:
         root_path = scope.department.path
         departments = [d for d in departments if d.path.startswith(root_path)]
-    by_id = {d.id: d for d in departments}
-    members: dict[int, int] = {d.id: 0 for d in departments}
-    member_rows = (
-        await session.exec(
-            select(Employee.department_id, func.count())
-            .where(*eligible_employee(), col(Employee.department_id).in_(sorted(by_id)))
-            .group_by(col(Employee.department_id))
+    ids = [d.id for d in departments]
+    span = span_of(window, zone)
+    members = await member_counts(session, span, zone, ids)
+    points = await department_points(session, span, ids)
+    participants = await participant_counts(session, span, zone, ids)
+    units = {
+        d.id: DepartmentRow(
+            d.id,
+            d.name,
+            [],
+            members.get(d.id, 0),
+            points.get(d.id, 0),
+            participants.get(d.id, 0),
         )
-    ).all()
-    for department_id, count in member_rows:
-        members[int(department_id)] = int(count)
-
-    # Per person first (a campaign sums days), then per department.
-    if window.is_campaign:
-        assert window.days is not None
-        person_filter = [
-            col(PeriodScore.period) == Period.day.value,
-            col(PeriodScore.period_key) >= window.days[0].isoformat(),
-            col(PeriodScore.period_key) <= window.days[1].isoformat(),
-        ]
-    else:
-        assert window.period is not None
-        person_filter = [
-            col(PeriodScore.period) == window.period.value,
-            col(PeriodScore.period_key) == window.key,
-        ]
-    person = (
-        select(
-            col(PeriodScore.employee_id).label("employee_id"),
-            func.sum(PeriodScore.points).label("points"),
-        )
-        .where(*person_filter)
-        .group_by(col(PeriodScore.employee_id))
-        .subquery()
-    )
-    score_rows = (
-        await session.exec(
-            select(
-                Employee.department_id,
-                func.sum(person.c.points),
-                func.sum(case((person.c.points > 0, 1), else_=0)),
-            )
-            .join(person, person.c.employee_id == col(Employee.id))
-            .where(*eligible_employee(), col(Employee.department_id).in_(sorted(by_id)))
-            .group_by(col(Employee.department_id))
-        )
-    ).all()
-    units = {d.id: DepartmentRow(d.id, d.name, [], members[d.id], 0, 0) for d in departments}
-    for department_id, points, participants in score_rows:
-        unit = units[int(department_id)]
-        unit.points, unit.participants = int(points or 0), int(participants or 0)
+        for d in departments
+    }
 
     # Fold small departments into their parent, deepest first.
     hidden_small = 0

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from points.boards.models import OFF_BOARD_SQL
-from points.calendar import Period, first_day, key_at, parse_period
+from points.calendar import Period, fit_key, parse_period
 from points.db import utcnow
 from points.errors import InvalidInput, NotFound
 from points.i18n import _
@@ -72,7 +72,11 @@ def resolve_window(
     end: date | None = None,
     now: datetime | None = None,
 ) -> Window:
-    """The board's window: ``campaign`` needs start and end days, others a key (default now)."""
+    """The board's window: ``campaign`` needs start and end days, others a key.
+
+    A missing key, or one that does not name a period of this kind (the month's
+    ``2026-11`` kept by a form switched to weeks), means the current period.
+    """
     if period == "campaign":
         if start is None or end is None or end < start:
             raise InvalidInput(_("A campaign needs a start and an end date (end ≥ start)."))
@@ -82,9 +86,7 @@ def resolve_window(
     period = parse_period(period)
     if period == Period.day:
         raise InvalidInput(_("Boards cover a week or longer; use a campaign for days."))
-    chosen = key or key_at(period, now or utcnow(), zone)
-    first_day(period, chosen)  # validates the key's shape
-    return Window(period, chosen)
+    return Window(period, fit_key(period, key, now or utcnow(), zone))
 
 
 def off_board_ids() -> SelectOfScalar[int | None]:

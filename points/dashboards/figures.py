@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -138,10 +138,12 @@ async def figures_for_windows(
     departments: list[int] | None,
     windows: Sequence[tuple[datetime, datetime]],
 ) -> list[Figures]:
-    """Figures for consecutive windows in two queries over the covering time range.
+    """Figures for windows in time order in two queries over the covering time range.
 
     Each event is put in its window by a CASE on ``occurred_at``, so one index range
-    scan serves a whole trend chart.
+    scan serves a whole trend chart. Windows may leave gaps between them (the same
+    elapsed part of the previous period, then this period so far): events in a gap
+    count nowhere.
     """
     members = await member_count(session, departments)
     result = [Figures(start, end, members) for start, end in windows]
@@ -149,7 +151,11 @@ async def figures_for_windows(
         return result
     occurred = col(ActivityEvent.occurred_at)
     bucket = case(
-        *((occurred < end, index) for index, (_start, end) in enumerate(windows)), else_=-1
+        *(
+            (and_(occurred >= start, occurred < end), index)
+            for index, (start, end) in enumerate(windows)
+        ),
+        else_=-1,
     ).label("bucket")
     where = [
         occurred >= windows[0][0],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
+from points.calendar import day_start
 from points.dashboards.figures import (
     FIGURES_BY_KEY,
     Figure,
@@ -198,7 +199,7 @@ async def pilot_progress(
     now = now or utcnow()
     roots = [d for d in pilot.department_ids if visible is None or d in visible]
     departments = await department_ids(session, roots) if roots else []
-    start = datetime.combine(pilot.start_on, time.min, zone)
+    start = day_start(pilot.start_on, zone)
     end = start + timedelta(days=pilot.days)
     until = max(start, min(end, now))
     done = (until - start).days
@@ -249,7 +250,7 @@ async def pilots_for(
     chosen = set(departments) if departments is not None else None
     found = []
     for pilot in await list_pilots(session, chosen):
-        end = datetime.combine(pilot.start_on, time.min, zone) + timedelta(days=pilot.days)
+        end = day_start(pilot.start_on, zone) + timedelta(days=pilot.days)
         if end < now - timedelta(days=30):
             continue
         found.append(await pilot_progress(session, pilot, zone, visible=chosen, now=now))

@@ -6,12 +6,13 @@ expires is whatever is left of credits older than the cut-off.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 from sqlalchemy import case
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import day_start, months_before
 from points.ledger.models import (
     EARNING_KINDS,
     AccountKind,
@@ -23,24 +24,12 @@ from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
 
 
-def months_before(day: date, months: int) -> date:
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    # Clamp the day (31 March minus one month is 28/29 February).
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month + 1, candidate)
-        except ValueError:
-            continue
-    raise ValueError(day)
-
-
 async def expire_points(session: AsyncSession, settings: Settings, today: date) -> dict[str, int]:
     """Expire what is due today for everyone; safe to run twice on the same day."""
     months = settings.EXPIRY_MONTHS
     if months <= 0:
         return {"people": 0, "points": 0}
-    cutoff = datetime.combine(months_before(today, months), time.min, tzinfo=settings.zone)
+    cutoff = day_start(months_before(today, months), settings.zone)
     earning = [k.value for k in EARNING_KINDS]
     credit = case((col(LedgerTransaction.points) > 0, LedgerTransaction.points), else_=0)
     old_credit = case(

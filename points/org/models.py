@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from points.db import AwareDateTime, utcnow
@@ -46,6 +46,26 @@ class Employee(SQLModel, table=True):
     board_opt_out: bool = False
     locale: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+
+
+class FormerDepartment(SQLModel, table=True):
+    """A department a person was in before they moved, from when until when.
+
+    Department boards keep history with it: a person counts as a member of every
+    department they were in during a period (a mover counts in both). Only moves
+    write rows; a person's current department is ``Employee.department_id`` from
+    their latest ``until`` on (from the start when they never moved).
+    """
+
+    __tablename__ = "former_department"
+    __table_args__ = (Index("ix_former_department_until", "until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employee.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    # None: from before anything was known of them.
+    since: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    until: datetime = Field(sa_type=AwareDateTime)
 
 
 class Role(enum.StrEnum):

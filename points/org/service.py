@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
+from points.db import utcnow
 from points.errors import InvalidInput, NotFound
-from points.org.models import Department, Employee, EmployeeStatus, Role, RoleAssignment
+from points.org.models import (
+    Department,
+    Employee,
+    EmployeeStatus,
+    FormerDepartment,
+    Role,
+    RoleAssignment,
+)
 
 
 async def upsert_department(
@@ -94,16 +102,38 @@ async def upsert_employee(
     title: str = "",
     joined_on: date | None = None,
     excluded: bool = False,
+    moved_at: datetime | None = None,
 ) -> Employee:
+    """Create or update a person; a change of department is a move, remembered as of
+    ``moved_at`` (default now) so the old department keeps what they earned there."""
     employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
     if employee is None:
         employee = Employee(userid=userid, name=name, department_id=department_id)
+    elif employee.department_id != department_id:
+        await _remember_move(session, employee, moved_at or utcnow())
     employee.name, employee.department_id, employee.title = name, department_id, title
     employee.joined_on = joined_on or employee.joined_on
     employee.excluded = excluded
     session.add(employee)
     await session.flush()
     return employee
+
+
+async def _remember_move(session: AsyncSession, employee: Employee, at: datetime) -> None:
+    """Close the person's stint in their current department at ``at``."""
+    assert employee.id is not None
+    since = (
+        await session.exec(
+            select(func.max(FormerDepartment.until)).where(
+                FormerDepartment.employee_id == employee.id
+            )
+        )
+    ).one()
+    session.add(
+        FormerDepartment(
+            employee_id=employee.id, department_id=employee.department_id, since=since, until=at
+        )
+    )
 
 
 async def get_employee(session: AsyncSession, userid: str) -> Employee:

@@ -9,7 +9,12 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from points.calendar import Period
 from points.db import AwareDateTime, utcnow
+
+# Periods of the company calendar a redemption limit counts in ("all" would mean
+# once ever, which is not a limit).
+LIMIT_PERIODS = (Period.day, Period.week, Period.month, Period.quarter, Period.year)
 
 
 class Fulfilment(enum.StrEnum):
@@ -22,14 +27,6 @@ class Approver(enum.StrEnum):
     none = "none"  # straight to fulfilment
     hr = "hr"
     head = "head"  # the head of a department above the person
-
-
-class LimitPeriod(enum.StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-    quarter = "quarter"
-    year = "year"
 
 
 class Reward(SQLModel, table=True):
@@ -53,7 +50,7 @@ class Reward(SQLModel, table=True):
     stock: int | None = None
     low_stock_at: int = Field(default=5, description="warn HR when stock falls to this")
     limit_count: int | None = Field(default=None, description="per person per limit_period")
-    limit_period: LimitPeriod | None = Field(default=None, sa_type=String(8))
+    limit_period: Period | None = Field(default=None, sa_type=String(8))
     # Department ids whose subtrees may redeem; empty means everyone.
     audience: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     available_from: datetime | None = Field(default=None, sa_type=AwareDateTime)

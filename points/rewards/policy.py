@@ -4,13 +4,13 @@ no database (audience, window, the limit's calendar period)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
 
 from points.auth.permissions import Principal
+from points.calendar import Period
 from points.errors import DomainError
 from points.i18n import N_
 from points.rewards.models import (
-    LimitPeriod,
     Offer,
     audience_of,
 )
@@ -39,30 +39,12 @@ class Actor:
 SYSTEM = Actor()
 
 LIMIT_MESSAGES = {
-    LimitPeriod.day: N_("Already redeemed {n} times today"),
-    LimitPeriod.week: N_("Already redeemed {n} times this week"),
-    LimitPeriod.month: N_("Already redeemed {n} times this month"),
-    LimitPeriod.quarter: N_("Already redeemed {n} times this quarter"),
-    LimitPeriod.year: N_("Already redeemed {n} times this year"),
+    Period.day: N_("Already redeemed {n} times today"),
+    Period.week: N_("Already redeemed {n} times this week"),
+    Period.month: N_("Already redeemed {n} times this month"),
+    Period.quarter: N_("Already redeemed {n} times this quarter"),
+    Period.year: N_("Already redeemed {n} times this year"),
 }
-
-
-def period_bounds(period: LimitPeriod, moment: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
-    """The local-calendar period containing ``moment``, as [start, end) instants."""
-    local = moment.astimezone(zone)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    if period == LimitPeriod.day:
-        start, end = day, day + timedelta(days=1)
-    elif period == LimitPeriod.week:
-        start = day - timedelta(days=day.weekday())
-        end = start + timedelta(days=7)
-    else:
-        months = {LimitPeriod.month: 1, LimitPeriod.quarter: 3, LimitPeriod.year: 12}[period]
-        first = (day.month - 1) // months * months + 1
-        start = day.replace(month=first, day=1)
-        year, month = divmod(first - 1 + months, 12)
-        end = start.replace(year=start.year + year, month=month + 1)
-    return start.replace(tzinfo=zone), end.replace(tzinfo=zone)
 
 
 def in_audience(reward: Offer, department_path: str) -> bool:

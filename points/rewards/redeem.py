@@ -32,6 +32,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
+from points.calendar import Period, bounds_at
 from points.db import utcnow
 from points.errors import Conflict, InvalidInput, NotFound
 from points.i18n import _
@@ -51,7 +52,6 @@ from points.rewards.models import (
     COUNTED,
     Approver,
     Fulfilment,
-    LimitPeriod,
     Redemption,
     RedemptionStatus,
     Reward,
@@ -62,7 +62,6 @@ from points.rewards.policy import (
     Actor,
     in_audience,
     in_window,
-    period_bounds,
     refuse,
 )
 from points.rewards.vouchers import reserve_code
@@ -243,14 +242,14 @@ async def request_redemption(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
         raise InvalidInput(_("Idempotency-Key must be 1–128 characters."))
     person, reward = await _lock_and_read(session, employee_id, reward_id)
-    limit: tuple[int, LimitPeriod] | None = None
+    limit: tuple[int, Period] | None = None
     if reward is not None and reward.limit_count is not None and reward.limit_period is not None:
-        limit = (reward.limit_count, LimitPeriod(reward.limit_period))
+        limit = (reward.limit_count, Period(reward.limit_period))
     used = 0
     if idempotency_key is not None or limit is not None:
         start = end = now
         if limit is not None:
-            start, end = period_bounds(limit[1], now, settings.zone)
+            start, end = bounds_at(limit[1], now, settings.zone)
         connection = await session.connection()
         earlier_id, used = (
             await connection.execute(

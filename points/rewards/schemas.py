@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from points.rewards.models import Approver, Fulfilment, LimitPeriod, Redemption, Reward
+from points.calendar import Period
+from points.rewards.models import LIMIT_PERIODS, Approver, Fulfilment, Redemption, Reward
 
 
 class RewardCreate(BaseModel):
@@ -21,7 +22,7 @@ class RewardCreate(BaseModel):
     stock: int | None = Field(None, ge=0)
     low_stock_at: int = Field(5, ge=0)
     limit_count: int | None = Field(None, ge=1)
-    limit_period: LimitPeriod | None = None
+    limit_period: Period | None = None
     audience: list[int] = Field(default_factory=list)
     available_from: datetime | None = None
     available_until: datetime | None = None
@@ -31,6 +32,13 @@ class RewardCreate(BaseModel):
     expire_after_days: int = Field(14, ge=1, le=365)
     active: bool = True
     sort_order: int = 0
+
+    @field_validator("limit_period")
+    @classmethod
+    def _limit_period(cls, value: Period | None) -> Period | None:
+        if value is not None and value not in LIMIT_PERIODS:
+            raise ValueError("a limit counts per day, week, month, quarter or year")
+        return value
 
     @field_validator("available_from", "available_until")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select, text
@@ -21,6 +21,7 @@ from sqlalchemy.util import await_only
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import day_start, local_day
 from points.db import utcnow
 from points.events.models import ActivityEvent, EventStatus
 from points.org.models import Employee
@@ -54,8 +55,8 @@ class Window:
 
     def label(self, zone: tzinfo) -> str:
         """``2026-10-01 – 2026-10-31`` in local dates (``until`` is exclusive)."""
-        first = self.since.astimezone(zone).date()
-        last = (self.until - timedelta(microseconds=1)).astimezone(zone).date()
+        first = local_day(self.since, zone)
+        last = local_day(self.until - timedelta(microseconds=1), zone)
         return f"{first.isoformat()} – {last.isoformat()}"
 
 
@@ -72,8 +73,8 @@ def window_for(
     Without dates: the last ``days`` days up to now.
     """
     now = now or utcnow()
-    end = datetime.combine(until + timedelta(days=1), time.min, zone) if until else now
-    start = datetime.combine(since, time.min, zone) if since else end - timedelta(days=days)
+    end = day_start(until + timedelta(days=1), zone) if until else now
+    start = day_start(since, zone) if since else end - timedelta(days=days)
     if start >= end:
         from points.errors import InvalidInput
         from points.i18n import _

@@ -16,6 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
+from points.calendar import local_day
 from points.db import utcnow
 from points.errors import NotFound
 from points.events.service import match_unmatched
@@ -97,7 +98,7 @@ async def sync_contacts(
     Raises :class:`SuspiciousSync` (before changing anything) when WeCom returns no
     members, or when more than :data:`MAX_LEAVER_SHARE` of active people would leave.
     """
-    today = today or utcnow().astimezone(settings.zone).date()
+    today = today or local_day(utcnow(), settings.zone)
     summary = ContactsSummary()
     departments = _parents_first(await client.list_departments())
     known = {int(d["id"]) for d in departments}

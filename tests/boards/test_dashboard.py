@@ -5,7 +5,7 @@ from datetime import date, datetime
 from points.dashboards import dashboard as dashboard_service
 from points.dashboards import pilots as dashboard_pilots
 from points.ledger.models import Period
-from tests.boards.conftest import SHANGHAI
+from tests.boards.conftest import SHANGHAI, award
 from tests.conftest import Store
 from tests.factories import make_department, make_employee
 from tests.ledger.conftest import event, send
@@ -119,3 +119,65 @@ async def test_pilot_progress_and_newsletter_summary(pg: Store) -> None:
     assert faster.baseline == 6.0 and faster.change_pct == 50.0 and faster.met
     summary = dashboard_pilots.newsletter_summary(progress)
     assert "销售部报销线上化" in summary and "报销审批线上化" in summary
+
+
+async def _month_view(pg: Store, department_id: int, now: datetime) -> dashboard_service.Dashboard:
+    async with pg.db.session() as session:
+        from points.org.models import Department
+
+        return await dashboard_service.dashboard(
+            session,
+            department=await session.get(Department, department_id),
+            period=Period.month,
+            key="2026-11",
+            zone=SHANGHAI,
+            show_inactive=False,
+            now=now,
+        )
+
+
+async def test_changes_compare_the_same_elapsed_part_of_the_previous_period(pg: Store) -> None:
+    async with pg.db.session() as session:
+        team = await make_department(session, "市场部")
+        await make_employee(session, team, userid="m", name="马")
+        await session.commit()
+    docs = [("doc:a", "2026-10-03T09:00"), ("doc:b", "2026-10-20T09:00")]
+    docs.append(("doc:c", "2026-11-02T09:00"))
+    await send(pg, [event(i, "doc.shared", "m", when, doc_id=i) for i, when in docs])
+    ten_days_in = datetime.fromisoformat("2026-11-10T12:00:00+08:00")
+    view = await _month_view(pg, team.id, ten_days_in)
+    # 1–10 November so far against 1–10 October: the share on 20 October is not compared.
+    assert (view.current.docs_shared, view.previous.docs_shared) == (1, 1)
+    assert view.change("docs_shared") == 0.0
+    assert view.to_dict()["compared_with"] == {
+        "start": "2026-10-01T00:00:00+08:00",
+        "end": "2026-10-10T12:00:00+08:00",
+        "same_elapsed_part": True,
+    }
+    assert "2026-10-10 12:00" in view.compared_text()
+    # The trend stops at the week of now: nothing in the future is plotted.
+    assert all(week.start <= ten_days_in for week in view.trend)
+    assert view.trend[-1].start <= ten_days_in < view.trend[-1].end
+    # Once November has closed, it compares with the whole of October.
+    closed = await _month_view(pg, team.id, datetime.fromisoformat("2026-12-05T12:00:00+08:00"))
+    assert (closed.current.docs_shared, closed.previous.docs_shared) == (1, 2)
+    assert not closed.partial and closed.to_dict()["compared_with"]["end"].startswith("2026-11-01")
+    # Its trend ends with the week of its last day (30 November).
+    assert closed.trend[-1].start.date() <= date(2026, 11, 30) < closed.trend[-1].end.date()
+
+
+async def test_points_compare_the_same_elapsed_days(pg: Store) -> None:
+    async with pg.db.session() as session:
+        team = await make_department(session, "市场部")
+        person = await make_employee(session, team, userid="m", name="马")
+        for points, when in (
+            (7, "2026-10-03T09:00"),
+            (9, "2026-10-25T09:00"),
+            (4, "2026-11-02T09:00"),
+        ):
+            await award(session, person, points, when)
+        await session.commit()
+    view = await _month_view(pg, team.id, datetime.fromisoformat("2026-11-10T12:00:00+08:00"))
+    assert (view.points, view.points_before) == (4, 7)
+    closed = await _month_view(pg, team.id, datetime.fromisoformat("2026-12-05T12:00:00+08:00"))
+    assert (closed.points, closed.points_before) == (4, 16)

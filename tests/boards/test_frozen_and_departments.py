@@ -126,10 +126,14 @@ async def test_small_departments_fold_into_their_parent(pg: Store) -> None:
             await award(session, person, 2, "2026-11-05T10:00:00")
         await session.commit()
         board = await board_departments.department_board(
-            session, window=Window(Period.month, "2026-11"), scope=Scope()
+            session, window=Window(Period.month, "2026-11"), scope=Scope(), zone=SHANGHAI
         )
         by_part = await board_departments.department_board(
-            session, window=Window(Period.month, "2026-11"), scope=Scope(), order="participation"
+            session,
+            window=Window(Period.month, "2026-11"),
+            scope=Scope(),
+            zone=SHANGHAI,
+            order="participation",
         )
     rows = {r.name: r for r in board.rows}
     assert set(rows) == {"销售部", "华东区", "财务部"}
@@ -153,7 +157,7 @@ async def test_a_department_too_small_even_after_folding_is_hidden(pg: Store) ->
             await make_employee(session, lonely, name=f"法务{i}")
         await session.commit()
         board = await board_departments.department_board(
-            session, window=Window(Period.month, "2026-11"), scope=Scope()
+            session, window=Window(Period.month, "2026-11"), scope=Scope(), zone=SHANGHAI
         )
     assert board.rows == [] and board.hidden_small == 3
 

@@ -4,8 +4,10 @@ import httpx
 from sqlmodel import select
 
 from points.audit.models import AuditEntry
+from points.calendar import Period, key_at
+from points.db import utcnow
 from points.org.models import Employee, Role
-from tests.boards.conftest import Org, award
+from tests.boards.conftest import SHANGHAI, Org, award
 from tests.conftest import Store
 from tests.factories import csrf_from, login, make_token
 
@@ -164,3 +166,33 @@ async def test_hr_defines_a_pilot_and_heads_cannot(
     assert english.status_code == 303
     board = await client.get("/boards")
     assert "Leaderboard" in board.text and "Hide my name" in board.text
+
+
+async def test_a_key_of_another_period_shows_the_current_period(
+    client: httpx.AsyncClient, pg: Store, org: Org
+) -> None:
+    # Switching the period keeps the month's key in the form: the person gets the
+    # current week (quarter, year), never an error page.
+    await _seed_points(pg, org)
+    async with pg.db.session() as session:
+        await award(session, org.colleague, 5, utcnow())
+        head = await make_token(session, Role.head, "wangwu")
+        await session.commit()
+    as_head = {"Authorization": f"Bearer {head}"}
+    await login(client, "wangwu")
+    for period in ("week", "quarter", "year"):
+        current = key_at(Period(period), utcnow(), SHANGHAI)
+        page = await client.get(f"/boards?period={period}&key=2026-11")
+        assert page.status_code == 200, (period, page.text)
+        assert current in page.text
+        board = await client.get(f"/api/v1/leaderboards/{period}?key=2026-11", headers=as_head)
+        assert board.status_code == 200 and board.json()["key"] == current
+    week = (await client.get("/api/v1/leaderboards/week?key=2026-11", headers=as_head)).json()
+    assert [(r["userid"], r["points"]) for r in week["top"]] == [("lisi", 5)]
+    # The dashboard too (a month's key on a week, a week's on a quarter).
+    for period, key in (("week", "2026-11"), ("quarter", "2026-W48")):
+        current = key_at(Period(period), utcnow(), SHANGHAI)
+        page = await client.get(f"/dashboard?period={period}&key={key}")
+        assert page.status_code == 200 and current in page.text
+        figures = await client.get(f"/api/v1/dashboard?period={period}&key={key}", headers=as_head)
+        assert figures.status_code == 200 and figures.json()["key"] == current

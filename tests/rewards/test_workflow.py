@@ -320,14 +320,24 @@ async def test_a_request_whose_process_died_after_the_hold_is_kept_and_can_be_fi
 async def test_period_bounds_follow_the_company_calendar() -> None:
     from zoneinfo import ZoneInfo
 
-    from points.rewards.models import LimitPeriod
+    from points.calendar import Period, bounds_at
 
     zone = ZoneInfo("Asia/Shanghai")
     moment = datetime(2026, 12, 31, 17, 0, tzinfo=ZoneInfo("UTC"))  # 2027-01-01 01:00 Beijing
-    start, end = policy.period_bounds(LimitPeriod.quarter, moment, zone)
+    start, end = bounds_at(Period.quarter, moment, zone)
     assert (start.isoformat(), end.isoformat()) == (
         "2027-01-01T00:00:00+08:00",
         "2027-04-01T00:00:00+08:00",
     )
-    start, end = policy.period_bounds(LimitPeriod.week, moment, zone)
+    start, end = bounds_at(Period.week, moment, zone)
     assert start.weekday() == 0 and end - start == timedelta(days=7)
+
+
+def test_a_limit_counts_per_calendar_period_but_never_all_time() -> None:
+    from pydantic import ValidationError
+
+    from points.rewards.schemas import RewardCreate
+
+    assert RewardCreate(name="咖啡", price=50, limit_count=1, limit_period="week").limit_period
+    with pytest.raises(ValidationError, match="a limit counts per day"):
+        RewardCreate(name="咖啡", price=50, limit_count=1, limit_period="all")

@@ -11,6 +11,11 @@ from starlette.applications import Starlette
 
 from points.audit.models import AuditEntry
 from points.auth.service import principal_for_userid
+from points.boards.earned import department_points, member_counts, participant_counts, span_of
+from points.boards.windows import Window
+from points.calendar import key_at
+from points.dashboards.dashboard import dashboard
+from points.db import utcnow
 from points.events.models import ActivityEvent, EventStatus
 from points.jobs import InlineQueue
 from points.ledger.models import DepartmentScore, LedgerTransaction, Period
@@ -95,9 +100,32 @@ async def test_a_move_keeps_past_points_with_the_old_department(
         audit = (
             await session.exec(select(AuditEntry).where(AuditEntry.action == "employee.moved"))
         ).one()
+        # What the department board reads before folding small teams, and the dashboard.
+        span = span_of(Window(Period.all, "all"), settings.zone)
+        members = await member_counts(session, span, settings.zone, [4, 5])
+        earned = await department_points(session, span, [4, 5])
+        participants = await participant_counts(session, span, settings.zone, [4, 5])
+        month = key_at(Period.month, utcnow(), settings.zone)
+        views = {}
+        for department_id in (4, 5):
+            views[department_id] = await dashboard(
+                session,
+                department=await session.get(Department, department_id),
+                period=Period.month,
+                key=month,
+                zone=settings.zone,
+                show_inactive=False,
+            )
     assert ledger == [(5, 2), (4, 2)]
     assert scores == {5: 2, 4: 2}
     assert audit.details == {"from": 5, "to": 4}
+    # 华东销售组 keeps the 2 earned there; 技术部 (sunqi, and zhaoliu since the move) has 2.
+    assert members == {5: 1, 4: 2}
+    assert earned == {5: 2, 4: 2} and participants == {5: 1, 4: 1}
+    for department_id in (4, 5):
+        view = views[department_id]
+        assert view.points == 2
+        assert [(c.name, c.points) for c in view.contributors] == [("赵六", 2)]
 
 
 async def test_people_gone_from_wecom_leave_and_are_frozen(

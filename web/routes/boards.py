@@ -94,7 +94,11 @@ async def board_page(ctx: Ctx) -> Response:
     people_board = department_board = None
     if query.view == "departments":
         department_board = await board_departments.department_board(
-            ctx.session, window=query.window, scope=query.scope, order=query.order
+            ctx.session,
+            window=query.window,
+            scope=query.scope,
+            zone=ctx.settings.zone,
+            order=query.order,
         )
     else:
         people_board = await board_leaderboard.leaderboard(
@@ -148,7 +152,11 @@ async def export_board(ctx: Ctx) -> Response:
     query = await read_query(ctx)
     if query.view == "departments":
         board = await board_departments.department_board(
-            ctx.session, window=query.window, scope=query.scope, order=query.order
+            ctx.session,
+            window=query.window,
+            scope=query.scope,
+            zone=ctx.settings.zone,
+            order=query.order,
         )
         rows = await board_export.export_department_board(
             ctx.session,

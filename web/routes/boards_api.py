@@ -31,7 +31,11 @@ async def leaderboard(ctx: Ctx) -> Response:
     scope = await board_windows.resolve_scope(ctx.session, params.get("scope"))
     if params.get("view") == "departments":
         board = await board_departments.department_board(
-            ctx.session, window=window, scope=scope, order=params.get("order") or "per_head"
+            ctx.session,
+            window=window,
+            scope=scope,
+            zone=ctx.settings.zone,
+            order=params.get("order") or "per_head",
         )
         return JSONResponse(board.to_dict())
     viewer_id = None

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission, Principal
 from points.auth.scope import require_department, visible_departments
-from points.calendar import key_at, recent_keys
+from points.calendar import fit_key, key_at, recent_keys
 from points.dashboards import dashboard as dashboard_service
 from points.dashboards import figures as dashboard_figures
 from points.dashboards import pilots as dashboard_pilots
@@ -71,7 +71,8 @@ def dashboard_period(ctx: Ctx) -> tuple[Period, str]:
         raise InvalidInput(_("Unknown period.")) from None
     if period not in dashboard_service.DASHBOARD_PERIODS:
         raise InvalidInput(_("The dashboard covers a week, a month or a quarter."))
-    key = ctx.request.query_params.get("key") or key_at(period, utcnow(), ctx.settings.zone)
+    # A key of another period (the form kept last month's) means the current period.
+    key = fit_key(period, ctx.request.query_params.get("key"), utcnow(), ctx.settings.zone)
     return period, key
 
 

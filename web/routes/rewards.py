@@ -20,9 +20,9 @@ from points.ledger.service import balances
 from points.org import service as org
 from points.rewards import catalogue, queues, redeem, reports, vouchers, workflow
 from points.rewards.models import (
+    LIMIT_PERIODS,
     Approver,
     Fulfilment,
-    LimitPeriod,
     RedemptionStatus,
 )
 from points.rewards.notices import STATUS_LABELS
@@ -288,7 +288,7 @@ async def edit(ctx: Ctx) -> Response:
         departments=await org.list_departments(ctx.session),
         fulfilments=list(Fulfilment),
         approvers=list(Approver),
-        periods=list(LimitPeriod),
+        periods=list(LIMIT_PERIODS),
         zone=ctx.settings.zone,
         tab="catalogue",
     )

@@ -1,0 +1,250 @@
+"""Points stay with the department where they were earned.
+
+``department_score`` is written with every earning transaction under the person's
+department at that time, so it says what each department earned in a period even
+after people move. This module answers the rest from what is maintained:
+
+- who belonged to a department during a window: the current department
+  (``Employee.department_id``, since the person's last move) and the
+  ``former_department`` rows a move leaves behind. A person who moved during the
+  window is a member of each department they were in;
+- who earned something there: a person who stayed in one department for the whole
+  window earned their period score there; a person who moved during it (few) is
+  looked up in their own ledger transactions, by the department each one carries.
+
+People on the roll of a window: not excluded, and either still here or left on or
+after its first day (a leaver's points stay with their department, so they count
+as a member of the periods they were there for).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, union
+from sqlalchemy.sql import Subquery
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.boards.windows import Window
+from points.calendar import Period, bounds, day_start, local_day
+from points.ledger.models import EARNING_KINDS, DepartmentScore, LedgerTransaction, PeriodScore
+from points.org.models import Employee, EmployeeStatus, FormerDepartment
+
+
+@dataclass(frozen=True)
+class Span:
+    """A board's window as what scores are kept by (period rows or day rows) and instants."""
+
+    period: Period | None  # None: a campaign, summed from day rows
+    key: str
+    days: tuple[date, date] | None
+    start: datetime
+    end: datetime
+
+    def score_filter(
+        self, model: type[PeriodScore] | type[DepartmentScore]
+    ) -> list[ColumnElement[bool]]:
+        if self.days is not None:
+            return [
+                col(model.period) == Period.day.value,
+                col(model.period_key) >= self.days[0].isoformat(),
+                col(model.period_key) <= self.days[1].isoformat(),
+            ]
+        assert self.period is not None
+        return [col(model.period) == self.period.value, col(model.period_key) == self.key]
+
+
+def span_of(window: Window, zone: tzinfo) -> Span:
+    if window.days is not None:
+        first, last = window.days
+        end = day_start(last + timedelta(days=1), zone)
+        return Span(None, window.key, window.days, day_start(first, zone), end)
+    assert window.period is not None
+    start, end = bounds(window.period, window.key, zone)
+    return Span(window.period, window.key, None, start, end)
+
+
+def on_roll(span: Span, zone: tzinfo) -> list[ColumnElement[bool]]:
+    """People who count for a window: not excluded; still here, or left during or after it."""
+    first_day = local_day(span.start, zone)
+    return [
+        col(Employee.excluded).is_(False),
+        or_(
+            col(Employee.status) == EmployeeStatus.active,
+            col(Employee.left_on) >= first_day,
+        ),
+    ]
+
+
+def memberships(span: Span, zone: tzinfo) -> Subquery:
+    """(employee_id, department_id): who was in which department during the window."""
+    moved_after = exists().where(
+        col(FormerDepartment.employee_id) == col(Employee.id),
+        col(FormerDepartment.until) >= span.end,
+    )
+    # Labelled columns are past sqlmodel's typed select() overloads.
+    current: Any = select(
+        col(Employee.id).label("employee_id"), col(Employee.department_id).label("department_id")
+    ).where(*on_roll(span, zone), ~moved_after)
+    former: Any = (
+        select(
+            col(FormerDepartment.employee_id).label("employee_id"),
+            col(FormerDepartment.department_id).label("department_id"),
+        )
+        .join(Employee, col(Employee.id) == col(FormerDepartment.employee_id))
+        .where(
+            *on_roll(span, zone),
+            or_(col(FormerDepartment.since).is_(None), col(FormerDepartment.since) < span.end),
+            col(FormerDepartment.until) > span.start,
+        )
+    )
+    return union(current, former).subquery("membership")
+
+
+def moved_during(span: Span, employee_id: Any) -> ColumnElement[bool]:
+    """True for people who changed department during the window."""
+    return exists().where(
+        col(FormerDepartment.employee_id) == employee_id,
+        col(FormerDepartment.until) > span.start,
+        col(FormerDepartment.until) < span.end,
+    )
+
+
+async def member_counts(
+    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
+) -> dict[int, int]:
+    """Members per department during the window (a mover counts in each)."""
+    member = memberships(span, zone)
+    rows = (
+        await session.exec(
+            select(member.c.department_id, func.count())
+            .where(member.c.department_id.in_(sorted(departments)))
+            .group_by(member.c.department_id)
+        )
+    ).all()
+    return {int(d): int(n) for d, n in rows}
+
+
+async def department_points(
+    session: AsyncSession, span: Span, departments: Collection[int]
+) -> dict[int, int]:
+    """Points each department earned in the window, from the maintained department scores."""
+    rows = (
+        await session.exec(
+            select(DepartmentScore.department_id, func.sum(DepartmentScore.points))
+            .where(
+                *span.score_filter(DepartmentScore),
+                col(DepartmentScore.department_id).in_(sorted(departments)),
+            )
+            .group_by(col(DepartmentScore.department_id))
+        )
+    ).all()
+    return {int(d): int(p or 0) for d, p in rows}
+
+
+def _person_points(span: Span) -> Subquery:
+    return (
+        select(
+            col(PeriodScore.employee_id).label("employee_id"),
+            func.sum(PeriodScore.points).label("points"),
+        )
+        .where(*span.score_filter(PeriodScore))
+        .group_by(col(PeriodScore.employee_id))
+        .subquery("person")
+    )
+
+
+async def _movers_earned(
+    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
+) -> dict[tuple[int, int], int]:
+    """(person, department) → points, for people on the roll who moved during the window."""
+    mover_ids = select(col(Employee.id)).where(
+        *on_roll(span, zone), moved_during(span, col(Employee.id))
+    )
+    rows = (
+        await session.exec(
+            select(
+                LedgerTransaction.employee_id,
+                LedgerTransaction.department_id,
+                func.sum(LedgerTransaction.points),
+            )
+            .where(
+                col(LedgerTransaction.employee_id).in_(mover_ids),
+                col(LedgerTransaction.kind).in_([k.value for k in EARNING_KINDS]),
+                col(LedgerTransaction.effective_at) >= span.start,
+                col(LedgerTransaction.effective_at) < span.end,
+                col(LedgerTransaction.department_id).in_(sorted(departments)),
+            )
+            .group_by(col(LedgerTransaction.employee_id), col(LedgerTransaction.department_id))
+        )
+    ).all()
+    return {(int(e), int(d)): int(p or 0) for e, d, p in rows if d is not None}
+
+
+async def participant_counts(
+    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
+) -> dict[int, int]:
+    """People per department who earned anything there in the window."""
+    member, person = memberships(span, zone), _person_points(span)
+    stayed = ~moved_during(span, member.c.employee_id)
+    rows = (
+        await session.exec(
+            select(member.c.department_id, func.count())
+            .join(person, person.c.employee_id == member.c.employee_id)
+            .where(
+                person.c.points > 0,
+                member.c.department_id.in_(sorted(departments)),
+                stayed,
+            )
+            .group_by(member.c.department_id)
+        )
+    ).all()
+    counts: dict[int, int] = defaultdict(int, {int(d): int(n) for d, n in rows})
+    for (_person, department), points in (
+        await _movers_earned(session, span, zone, departments)
+    ).items():
+        if points > 0:
+            counts[department] += 1
+    return dict(counts)
+
+
+async def top_earners(
+    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int], limit: int
+) -> list[tuple[int, int]]:
+    """(person, points) of the active people who earned most in these departments."""
+    member, person = memberships(span, zone), _person_points(span)
+    stayed = and_(
+        col(Employee.status) == EmployeeStatus.active, ~moved_during(span, col(Employee.id))
+    )
+    rows = (
+        await session.exec(
+            select(person.c.employee_id, person.c.points)
+            .join(member, member.c.employee_id == person.c.employee_id)
+            .join(Employee, col(Employee.id) == person.c.employee_id)
+            .where(person.c.points > 0, member.c.department_id.in_(sorted(departments)), stayed)
+            .order_by(person.c.points.desc(), person.c.employee_id)
+            .limit(limit)
+        )
+    ).all()
+    earned: dict[int, int] = {int(e): int(p) for e, p in rows}
+    moved = await _movers_earned(session, span, zone, departments)
+    active = set(
+        (
+            await session.exec(
+                select(col(Employee.id)).where(
+                    col(Employee.id).in_(sorted({e for e, _d in moved})),
+                    col(Employee.status) == EmployeeStatus.active,
+                )
+            )
+        ).all()
+    )
+    for (employee_id, _department), points in moved.items():
+        if employee_id in active:
+            earned[employee_id] = earned.get(employee_id, 0) + points
+    ranked = sorted(((e, p) for e, p in earned.items() if p > 0), key=lambda r: (-r[1], r[0]))
+    return ranked[:limit]
