@@ -157,3 +157,13 @@ async def simulation(quick: bool) -> BenchResult:
     from points.rulesets.bench import run
 
     return await run(quick)
+
+
+@scenario("growth")
+async def growth(quick: bool) -> BenchResult:
+    """Pages, scoring, freezing and reconcile on a year of a 100,000-person company
+    (10,000,000 entries) against the demo-sized database (see points/bench/growth.py).
+    """
+    from points.bench.growth import run
+
+    return await run(quick)

@@ -207,6 +207,23 @@ async def company_ranking(
 ) -> tuple[Ranked, Ranked, int] | None:
     """Top ``limit`` and the neighbourhood of ``around_id`` on the company board, or
     None where the index does not apply (SQLite: the embedded default is small)."""
+    index = await _current(session, period, key, zone)
+    return None if index is None else index.answer(limit, around_id)
+
+
+async def company_rank(
+    session: AsyncSession, period: Period, key: str, zone: tzinfo, points: int
+) -> int | None:
+    """The company rank a score of ``points`` has on the board (1 + how many scored
+    more): a bisection in the index, whatever the rank; None where there is no index."""
+    index = await _current(session, period, key, zone)
+    return None if index is None else index.rank_of(points)
+
+
+async def _current(
+    session: AsyncSession, period: Period, key: str, zone: tzinfo
+) -> RankIndex | None:
+    """This process's index of the board, checked and caught up in this request."""
     engine = session.bind
     if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
         return None
@@ -227,7 +244,7 @@ async def company_ranking(
         _INDEXES[cache_key] = index
         off_board, written, tail = await _check(session, index)
     _catch_up(index, tail, zone)
-    return index.answer(limit, around_id)
+    return index
 
 
 def forget() -> None:

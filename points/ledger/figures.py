@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.boards.ranking import company_rank
 from points.calendar import keys_at
 from points.db import utcnow
 from points.ledger.models import (
@@ -42,10 +43,25 @@ class PersonFigures:
 
 
 async def _rank(
-    session: AsyncSession, period: Period, key: str, points: int, department_path: str | None
+    session: AsyncSession,
+    period: Period,
+    key: str,
+    points: int,
+    department_path: str | None,
+    zone: tzinfo,
 ) -> int | None:
+    """1 + how many people on the board scored more.
+
+    The company rank comes from the process's rank index (a bisection; counting
+    everyone above a mid-ranked person in SQL grows with the rank). A department's
+    count starts from the department's people, so it costs the department's size.
+    """
     if points <= 0:
         return None
+    if department_path is None:
+        indexed = await company_rank(session, period, key, zone, points)
+        if indexed is not None:
+            return indexed
     query = (
         select(func.count())
         .select_from(PeriodScore)
@@ -108,7 +124,9 @@ async def person_figures(
         week=score(Period.week),
         month=month,
         all_time=score(Period.all),
-        rank_company=await _rank(session, Period.month, keys[Period.month], month, None)
+        rank_company=await _rank(
+            session, Period.month, keys[Period.month], month, None, settings.zone
+        )
         if on_boards
         else None,
         rank_department=await _rank(
@@ -117,6 +135,7 @@ async def person_figures(
             keys[Period.month],
             month,
             department.path if department else None,
+            settings.zone,
         )
         if on_boards
         else None,

@@ -32,6 +32,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import keys_of_day
+from points.ledger import reconcile_pg
 from points.ledger.models import (
     CAP_KINDS,
     EARNING_KINDS,
@@ -97,6 +98,8 @@ async def reconcile(
     await _check_entries(session, report, problems, limit)
     people_total = int((await session.exec(select(func.count()).select_from(Employee))).one())
     department_days: dict[tuple[int, date], int] = defaultdict(int)
+    # PostgreSQL cuts local days itself; SQLite has no time zones, so Python does.
+    zone_name = getattr(zone, "key", None) if is_postgres(session) else None
     done = 0
     after = 0
     while True:
@@ -111,12 +114,29 @@ async def reconcile(
         if not ids:
             break
         first, last = int(ids[0] or 0), int(ids[-1] or 0)
-        await _check_people(session, zone, first, last, department_days, report, problems)
+        if zone_name is not None:
+            for owner, period, key, have, want in await reconcile_pg.people_differences(
+                session, zone_name, first, last, limit + 1
+            ):
+                problems.add(f"employee {owner} {period} {key}: score {have}, entries say {want}")
+        else:
+            await _check_people(session, zone, first, last, department_days, problems)
+        await _check_caps(session, first, last, problems)
         after = last
         done += len(ids)
         if progress is not None:
             progress("people", done, people_total)
-    await _check_departments(session, zone, department_days, report, problems)
+    if zone_name is not None:
+        for owner, period, key, have, want in await reconcile_pg.department_differences(
+            session, zone_name, limit + 1
+        ):
+            problems.add(f"department {owner} {period} {key}: score {have}, entries say {want}")
+    else:
+        await _check_departments(session, zone, department_days, problems)
+    for table in (PeriodScore, DepartmentScore):
+        report.period_scores += int(
+            (await session.exec(select(func.count()).select_from(table))).one()
+        )
     return report
 
 
@@ -175,13 +195,13 @@ async def _check_people(
     first: int,
     last: int,
     department_days: dict[tuple[int, date], int],
-    report: ReconcileReport,
     problems: _Problems,
 ) -> None:
-    """One chunk of people: their scores and cap usage against their transactions."""
+    """One chunk of people: their scores against their transactions (in Python)."""
     in_chunk = col(LedgerTransaction.employee_id).between(first, last)
     days: dict[tuple[int, date], int] = defaultdict(int)
-    rows = await session.stream(
+    connection = await session.connection()
+    rows = await connection.stream(
         select_columns(
             col(LedgerTransaction.employee_id),
             col(LedgerTransaction.department_id),
@@ -192,22 +212,29 @@ async def _check_people(
             col(LedgerTransaction.kind).in_([k.value for k in EARNING_KINDS]),
             col(LedgerTransaction.points) != 0,
         ),
-        execution_options={"yield_per": 5_000},
     )
-    async for employee_id, department_id, points, effective_at in rows:
-        day = _local_day(effective_at, zone)
-        days[(employee_id, day)] += points
-        if department_id is not None:
-            department_days[(department_id, day)] += points
-    stored = await session.exec(
-        select(
-            PeriodScore.employee_id, PeriodScore.period, PeriodScore.period_key, PeriodScore.points
+    # Row by row through the async layer costs a context switch each: take partitions.
+    async for partition in rows.partitions(10_000):
+        for employee_id, department_id, points, effective_at in partition:
+            day = _local_day(effective_at, zone)
+            days[(employee_id, day)] += points
+            if department_id is not None:
+                department_days[(department_id, day)] += points
+    stored = await connection.execute(
+        select_columns(
+            col(PeriodScore.employee_id),
+            col(PeriodScore.period),
+            col(PeriodScore.period_key),
+            col(PeriodScore.points),
         ).where(col(PeriodScore.employee_id).between(first, last))
     )
     have = {(e, str(p), k): v for e, p, k, v in stored.all()}
-    report.period_scores += len(have)
     _compare("employee", have, _roll_up(days.items(), zone), problems)
 
+
+async def _check_caps(session: AsyncSession, first: int, last: int, problems: _Problems) -> None:
+    """Cap usage of people ``first``..``last`` against their award and reversal sums."""
+    in_chunk = col(LedgerTransaction.employee_id).between(first, last)
     caps = await session.exec(
         select(
             LedgerTransaction.employee_id,
@@ -252,19 +279,17 @@ async def _check_departments(
     session: AsyncSession,
     zone: tzinfo,
     department_days: dict[tuple[int, date], int],
-    report: ReconcileReport,
     problems: _Problems,
 ) -> None:
-    stored = await session.exec(
-        select(
-            DepartmentScore.department_id,
-            DepartmentScore.period,
-            DepartmentScore.period_key,
-            DepartmentScore.points,
+    stored = await (await session.connection()).execute(
+        select_columns(
+            col(DepartmentScore.department_id),
+            col(DepartmentScore.period),
+            col(DepartmentScore.period_key),
+            col(DepartmentScore.points),
         )
     )
     have = {(d, str(p), k): v for d, p, k, v in stored.all()}
-    report.period_scores += len(have)
     _compare("department", have, _roll_up(department_days.items(), zone), problems)
 
 
@@ -275,7 +300,7 @@ def _local_day(moment: datetime, zone: tzinfo) -> date:
 
 
 def _roll_up(days: Iterable[tuple[tuple[int, date], int]], zone: tzinfo) -> dict[ScoreKey, int]:
-    """Per owner and local day → every period that day falls in, cut as posting cuts it."""
+    """Per owner and local day → every period that day falls in."""
     scores: dict[ScoreKey, int] = defaultdict(int)
     for (owner, day), points in days:
         for period, key in keys_of_day(day):
@@ -286,7 +311,9 @@ def _roll_up(days: Iterable[tuple[tuple[int, date], int]], zone: tzinfo) -> dict
 def _compare(
     owner: str, have: dict[ScoreKey, int], want: dict[ScoreKey, int], problems: _Problems
 ) -> None:
-    for score_key in sorted(set(have) | set(want)):
+    differing = [k for k, v in have.items() if want.get(k, 0) != v]
+    differing += [k for k, v in want.items() if v and k not in have]
+    for score_key in sorted(differing):
         stored, expected = have.get(score_key, 0), want.get(score_key, 0)
         if stored != expected:
             owner_id, period_name, period_key = score_key

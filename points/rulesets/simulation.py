@@ -22,7 +22,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import day_start, local_day
-from points.db import utcnow
+from points.db import among, utcnow
 from points.events.models import ActivityEvent, EventStatus
 from points.org.models import Employee
 
@@ -93,11 +93,30 @@ class Person:
 
 
 async def people(session: AsyncSession) -> dict[int, Person]:
-    """Every employee by id (a small table next to the events)."""
+    """Every employee by id (back-apply needs them all; simulation loads its own)."""
     rows = await session.exec(
         select(Employee.id, Employee.userid, Employee.department_id, Employee.excluded)  # type: ignore[call-overload]
     )
     return {i: Person(u, d, bool(x)) for i, u, d, x in rows.all()}
+
+
+def _add_people(session: Session, staff: dict[int, Person], ids: set[int]) -> None:
+    """Load the people of one chunk of events that ``staff`` does not know yet.
+
+    A simulation meets only the people with events in its window; loading them as
+    they appear keeps it from reading a 100,000-person table on every run.
+    """
+    postgres = session.connection().dialect.name == "postgresql"
+    rows = session.execute(
+        select(
+            col(Employee.id),
+            col(Employee.userid),
+            col(Employee.department_id),
+            col(Employee.excluded),
+        ).where(among(col(Employee.id), sorted(ids), postgres))
+    )
+    for employee_id, userid, department_id, excluded in rows.all():
+        staff[int(employee_id or 0)] = Person(userid, department_id, bool(excluded))
 
 
 def stored_events(
@@ -110,10 +129,14 @@ def stored_events(
     """Scored events in the window, oldest first, as ``(employee id, event id, engine event)``.
 
     Synchronous on purpose: it runs inside ``run_sync`` and streams with
-    ``yield_per``, so a million rows never sit in memory at once. Events of
+    ``yield_per``, so a million rows never sit in memory at once; the people of
+    each chunk missing from ``staff`` are added to it as they appear. Events of
     excluded people (bots, admins) are left out — they never earned anything.
     """
     for rows in _partitions(session, window, chunk):
+        unknown = {row[1] for row in rows if row[1] not in staff}
+        if unknown:
+            _add_people(session, staff, unknown)
         for event_id, employee_id, external_id, type_, occurred_at, attributes in rows:
             person = staff.get(employee_id)
             if person is None or person.excluded:
@@ -146,7 +169,7 @@ async def simulate_stored(
     comparison is like for like. People are reported by userid and counted in
     their own department (by name).
     """
-    staff = await people(session)
+    staff: dict[int, Person] = {}  # filled chunk by chunk with the people who appear
     labels = await department_labels(session)
 
     def own_department(event: Event) -> str:

@@ -67,3 +67,19 @@ async def test_simulation_streams_on_sqlite_too(lite: Store) -> None:
             zone,
         )
     assert report.to_dict()["total"]["difference"] == 3
+
+
+async def test_simulation_loads_only_the_people_with_events(pg: Store, company: Company) -> None:
+    from points.rulesets.simulation import Person, department_labels, stored_events
+
+    zone = pg.settings.zone
+    async with pg.db.session() as session:
+        labels = await department_labels(session)
+        staff: dict[int, Person] = {}
+        window = window_for(zone, days=30)
+        actors = await session.run_sync(
+            lambda sync: [e.actor for _i, _e, e in stored_events(sync, window, staff, labels, 2)]
+        )
+    # 赵六 (HR) has no events in the window: the simulation never reads her row.
+    assert sorted(p.userid for p in staff.values()) == ["lisi", "zhangsan"]
+    assert sorted(set(actors)) == ["lisi", "zhangsan"] and len(actors) == 5
