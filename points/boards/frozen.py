@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, insert, literal
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -160,36 +161,40 @@ async def freeze(
     board_id = (await session.exec(stmt)).scalar_one_or_none()
     if board_id is None:
         return None
-    rows = (
-        await session.exec(
-            select(PeriodScore.employee_id, PeriodScore.points, Employee.department_id)
-            .join(Employee, col(Employee.id) == col(PeriodScore.employee_id))
-            .where(
-                PeriodScore.period == period.value,
-                PeriodScore.period_key == key,
-                col(PeriodScore.points) > 0,
-                *eligible_employee(),
-            )
-            .order_by(col(PeriodScore.points).desc(), col(PeriodScore.employee_id))
+    # One set-based statement: the database ranks and copies the board, so a
+    # 100,000-person board never passes through this process (seconds, not minutes).
+    ranked = (
+        select_columns(
+            literal(board_id),
+            col(PeriodScore.employee_id),
+            col(PeriodScore.points),
+            col(Employee.department_id),
+            func.rank().over(order_by=col(PeriodScore.points).desc()),
         )
-    ).all()
-    ranks = competition_ranks([int(p) for _e, p, _d in rows])
-    values = [
-        {"board_id": board_id, "employee_id": e, "points": p, "department_id": d, "rank": r}
-        for (e, p, d), r in zip(rows, ranks, strict=True)
-    ]
-    for start in range(0, len(values), 5000):
-        await session.exec(insert_for(session, FrozenRank).values(values[start : start + 5000]))
+        .join(Employee, col(Employee.id) == col(PeriodScore.employee_id))
+        .where(
+            col(PeriodScore.period) == period.value,
+            col(PeriodScore.period_key) == key,
+            col(PeriodScore.points) > 0,
+            *eligible_employee(),
+        )
+    )
+    copied = await session.exec(
+        insert(FrozenRank).from_select(
+            ["board_id", "employee_id", "points", "department_id", "rank"], ranked
+        )
+    )
+    people = int(copied.rowcount or 0)
     board = await session.get(FrozenBoard, board_id)
     assert board is not None
-    board.people = len(values)
+    board.people = people
     session.add(board)
     await record(
         session,
         actor="system",
         action="board.freeze",
         target=f"{period.value}:{key}",
-        details={"people": len(values)},
+        details={"people": people},
     )
     return board
 

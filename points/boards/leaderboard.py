@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
 from points.boards.frozen import frozen_adjustments, frozen_board, frozen_ranked
+from points.boards.frozen_index import frozen_index
 from points.boards.models import FrozenBoard
 from points.boards.ranking import (
     NEIGHBOURS,
@@ -240,7 +241,15 @@ async def leaderboard(
     if window.period in FROZEN_PERIODS and not open_period:
         assert window.period is not None
         frozen = await frozen_board(session, window.period, window.key)
-    if frozen is not None:
+    # A company view of a frozen board on PostgreSQL reads this process's index of it.
+    indexed_frozen = (
+        await frozen_index(session, frozen, zone)
+        if frozen is not None and scope.department is None and zone is not None
+        else None
+    )
+    if indexed_frozen is not None:
+        top, around, ranked = indexed_frozen.ranked(limit, around_id)
+    elif frozen is not None:
         top, around, ranked = await frozen_ranked(session, frozen, scope, limit, around_id)
     elif window.is_campaign:
         scores = await campaign_scores(session, window, scope)
@@ -260,7 +269,9 @@ async def leaderboard(
     changes: dict[int, int] = {}
     late_scores: list[tuple[int, int]] = []
     adjusted = 0
-    if frozen is not None:
+    if indexed_frozen is not None:
+        changes, late_scores, adjusted = indexed_frozen.adjustments(shown)
+    elif frozen is not None:
         changes, late_scores, adjusted = await frozen_adjustments(session, frozen, scope, shown)
     people = await people_by_id(session, shown | {e for e, _p in late_scores})
 

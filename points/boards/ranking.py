@@ -188,8 +188,16 @@ def _catch_up(index: RankIndex, tail: Sequence[Sequence[Any]], zone: tzinfo) -> 
 async def _check(
     session: AsyncSession, index: RankIndex | None
 ) -> tuple[tuple[int, int], datetime | None, list[Sequence[Any]]]:
-    head = index.head if index is not None else -1
-    low = index.head - OVERLAP if index is not None else 2**31 - 1  # no tail yet
+    return await check_and_tail(session, index.head if index is not None else None)
+
+
+async def check_and_tail(
+    session: AsyncSession, index_head: int | None
+) -> tuple[tuple[int, int], datetime | None, list[Sequence[Any]]]:
+    """Who is off the board, when the index's newest transaction was written, and the
+    transactions since it (none without an index yet): one round trip."""
+    head = index_head if index_head is not None else -1
+    low = index_head - OVERLAP if index_head is not None else 2**31 - 1  # no tail yet
     # The request's own connection: what it reads next is at least this new.
     connection = await session.connection()
     rows = (await connection.execute(_CHECK_AND_TAIL, {"head": head, "low": low})).all()
