@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,27 +12,34 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.models import AuditEntry
 
 
-async def record(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    target: str = "",
-    details: dict[str, Any] | None = None,
-    ip: str = "",
-    user_agent: str = "",
-) -> AuditEntry:
-    """Add an audit row in the caller's transaction, so it commits with the action."""
-    entry = AuditEntry(
-        actor=actor[:96],
-        action=action,
-        target=target[:128],
-        details=details or {},
-        ip=ip[:64],
-        user_agent=user_agent[:256],
+class Fields(TypedDict, total=False):
+    """An audit row's values: who (``actor``) did what (``action``) to what, from where."""
+
+    actor: Required[str]
+    action: Required[str]
+    target: str
+    details: dict[str, Any] | None
+    ip: str
+    user_agent: str
+
+
+def entry(**fields: Unpack[Fields]) -> AuditEntry:
+    """An audit row, its strings cut to their columns; not yet in any session."""
+    return AuditEntry(
+        actor=fields["actor"][:96],
+        action=fields["action"],
+        target=fields.get("target", "")[:128],
+        details=fields.get("details") or {},
+        ip=fields.get("ip", "")[:64],
+        user_agent=fields.get("user_agent", "")[:256],
     )
-    session.add(entry)
-    return entry
+
+
+async def record(session: AsyncSession, **fields: Unpack[Fields]) -> AuditEntry:
+    """Add an audit row in the caller's transaction, so it commits with the action."""
+    row = entry(**fields)
+    session.add(row)
+    return row
 
 
 async def search(

@@ -80,11 +80,13 @@ def run_all(names: list[str] | None, quick: bool) -> list[BenchResult]:
     from points.bench import load_scenarios
 
     chosen = load_scenarios()
-    if names:
-        unknown = set(names) - set(chosen)
-        if unknown:
-            raise KeyError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    return [asyncio.run(fn(quick)) for name, fn in chosen.items() if not names or name in names]
+    wanted = set(names or [])
+    # A scenario is named in full ("scoring throughput") or by its first word ("scoring").
+    picked = [name for name in chosen if not names or {name, name.split()[0]} & wanted]
+    unknown = {n for n in wanted if not any(n in (name, name.split()[0]) for name in chosen)}
+    if unknown:
+        raise KeyError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return [asyncio.run(chosen[name](quick)) for name in picked]
 
 
 @scenario("rule evaluation")
@@ -121,7 +123,7 @@ async def leaderboard(quick: bool) -> BenchResult:
 @scenario("scoring throughput")
 async def scoring_throughput(quick: bool) -> BenchResult:
     """Events/s from intake to committed ledger entries on PostgreSQL, default rules,
-    vs writing the same ledger rows with plain batched INSERTs (see points/bench/scoring.py).
+    vs writing the same rows with hand-batched SQL (see points/bench/scoring.py).
     """
     from points.bench.scoring import run
 

@@ -4,9 +4,12 @@ A throwaway PostgreSQL database (``POINTS_BENCH_PG``, default the local server) 
 created, migrated and dropped. Events with the default rules go through the real
 path, in one process: ``ingest`` in batches of 1,000, commit, and the scoring job
 run inline (the embedded queue). The baseline, in the same run, writes the same
-number of ledger rows (transactions and their entries) with plain batched INSERTs
-into scratch tables of the same shape; its figure is the same event count divided
-by that time, so the ratio says how close scoring comes to raw insert speed.
+rows into the same schema — the events and their statuses, the transactions, their
+entries, the balances, the period and department scores and the cap usage — with
+hand-written batched SQL, one transaction per batch of 1,000 events
+(:mod:`points.bench.scoring_baseline`); its figure is the same event count divided
+by that time. The ledger rows written with plain INSERTs into scratch tables (no
+balances, scores or caps) stay as an informational figure.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from zoneinfo import ZoneInfo
 import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import func, select
 
-from points.bench import BenchResult
+from points.bench import BenchResult, scoring_baseline
 from points.bench.scratch import admin_sql as _admin
 from points.bench.scratch import dsn as _dsn
 from points.db import Database
@@ -199,24 +202,36 @@ async def run(quick: bool) -> BenchResult:
                 userids = list((await session.exec(select(Employee.userid))).all())
         finally:
             await db.dispose()
+        # The company before any event: the baseline writes into a copy of it.
+        await _admin(base, f'CREATE DATABASE "{name}_same" TEMPLATE "{name}"')
         events = activity(userids, count)
         scoring_seconds, transactions, entries = await _score_everything(settings, events)
-        baseline_seconds = await _plain_inserts(url, transactions, entries)
+        baseline_seconds, written = await scoring_baseline.run(
+            f"{base}/{name}", f"{base}/{name}_same", MAX_BATCH, settings.zone
+        )
+        assert written == count, (written, count)
+        plain_seconds = await _plain_inserts(url, transactions, entries)
     finally:
+        await _admin(base, f'DROP DATABASE IF EXISTS "{name}_same" WITH (FORCE)')
         await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return BenchResult(
         name="scoring throughput",
         unit="events/s",
         figure=round(count / scoring_seconds, 1),
         baseline=round(count / baseline_seconds, 1),
-        baseline_name="the same ledger rows written with plain batched INSERTs",
-        goal="at least 0.3 of the baseline",
+        baseline_name=(
+            "the same rows (events and statuses, transactions, entries, balances, period"
+            " and department scores, cap usage) written with hand-batched SQL"
+        ),
+        goal="at least 0.5 of the baseline",
         details={
             "events": count,
             "transactions": transactions,
             "entries": entries,
             "scoring_seconds": round(scoring_seconds, 2),
             "baseline_seconds": round(baseline_seconds, 3),
+            "plain_insert_events_per_s": round(count / plain_seconds, 1),
+            "plain_insert_note": "informational: transactions and entries only, scratch tables",
             "database": "postgresql",
             "path": "ingest batches of 1,000 → commit → score_events inline",
         },

@@ -23,9 +23,9 @@ from points.errors import InvalidInput
 from points.events.models import ActivityEvent, EventConflict, EventStatus
 from points.events.schemas import EventIn
 from points.jobs import enqueue_after_commit
-from points.ledger import bulk_pg
 from points.ledger.service import insert_for, is_postgres
 from points.org.models import Employee
+from points.pg import driver
 
 SCORE_JOB = "score_events"
 MAX_BATCH = 1000
@@ -178,7 +178,7 @@ async def _insert_new_postgres(session: AsyncSession, rows: list[dict[str, Any]]
     arrays.append([json.dumps(r["attributes"]) for r in rows])  # as SQLAlchemy's JSON sends
     arrays.append([r["payload_hash"] for r in rows])
     arrays.append([r["status"] for r in rows])
-    connection = await bulk_pg.driver(session)
+    connection = await driver(session)
     found = await connection.fetch(_INSERT_BATCH_SQL, *arrays, utcnow())
     return {record["external_id"]: record["id"] for record in found}
 

@@ -9,7 +9,8 @@ from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import _
 from points.ledger.models import AccountKind, TransactionKind
-from points.ledger.service import Posting, balances, earning_legs, lock_people, post
+from points.ledger.service import balances, earning, lock_people
+from points.ledger.writer import post
 from points.org.models import EmployeeStatus
 from points.org.service import get_employee
 from points.settings import Settings
@@ -55,14 +56,13 @@ async def adjust(
     written = await post(
         session,
         [
-            Posting(
-                key=f"adjust:{request_key}",
-                kind=TransactionKind.adjustment,
-                employee_id=employee.id,
-                department_id=employee.department_id,
-                points=points,
-                effective_at=utcnow(),
-                legs=earning_legs(employee.id, points),
+            earning(
+                f"adjust:{request_key}",
+                TransactionKind.adjustment,
+                employee.id,
+                employee.department_id,
+                points,
+                utcnow(),
                 author=author,
                 reason=reason,
                 reason_en=reason,

@@ -19,7 +19,8 @@ from points.ledger.models import (
     LedgerTransaction,
     TransactionKind,
 )
-from points.ledger.service import Posting, balances, lock_people, moving_legs, post
+from points.ledger.service import Posting, balances, lock_people, moving_legs
+from points.ledger.writer import post
 from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
 

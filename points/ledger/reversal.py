@@ -8,8 +8,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import AccountKind, LedgerTransaction, TransactionKind
-from points.ledger.service import Posting, balances, earning_legs, post
+from points.ledger.service import balances, earning
+from points.ledger.writer import post
 from points.settings import Settings
+
+# What a reversal keeps of the original: its event, and its rule for caps and history.
+_RULE_FIELDS = ("event_id", "rule_id", "rule_version", "cap_period_key")
 
 
 async def reverse_transactions(
@@ -46,20 +50,16 @@ async def reverse_transactions(
         short = original.points - amount
         note = f"（余额不足，{short} 分未能收回）" if short else ""
         note_en = f" ({short} points could not be recovered)" if short else ""
-        posting = Posting(
-            key=f"reversal:{original.id}",
-            kind=TransactionKind.reversal,
-            employee_id=original.employee_id,
-            department_id=original.department_id,
-            points=-amount,
+        posting = earning(
+            f"reversal:{original.id}",
+            TransactionKind.reversal,
+            original.employee_id,
+            original.department_id,
+            -amount,
             # The taking back counts in the period the original counted in.
-            effective_at=original.effective_at,
-            legs=earning_legs(original.employee_id, -amount),
-            event_id=original.event_id,
-            rule_id=original.rule_id,
-            rule_version=original.rule_version,
-            cap_period_key=original.cap_period_key,
+            original.effective_at,
             reverses_id=original.id,
+            **{name: getattr(original, name) for name in _RULE_FIELDS},
             author=cause,
             reason=f"{reason} · {original.reason}{note}",
             reason_en=f"{reason_en} · {original.reason_en}{note_en}",

@@ -1,38 +1,25 @@
-"""Posting to the ledger, and the figures that are caches of it.
+"""The ledger's vocabulary: postings, their legs, accounts, locks and balances.
 
-Everything that moves points goes through :func:`post`: it writes transactions
-(unique by key, so a repeat is a no-op), their balanced entries, the account
-balances and the period scores, in the caller's database transaction.
+A :class:`Posting` says what one transaction moves; :func:`points.ledger.writer.post`
+writes it (the only code that writes ledger rows).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, event, update
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.calendar import keys_at
-from points.db import utcnow
-from points.ledger import bulk_pg
 from points.ledger.models import (
-    CAP_KINDS,
-    EARNING_KINDS,
     Account,
     AccountKind,
-    DepartmentScore,
-    LedgerEntry,
-    LedgerTransaction,
-    Period,
-    PeriodScore,
-    RuleCapUsage,
     TransactionKind,
 )
 
@@ -109,6 +96,21 @@ class Posting:
 def earning_legs(employee_id: int, points: int) -> list[tuple[AccountRef, int]]:
     """Points earned (or taken back, when negative): issuance ↔ the person's available."""
     return [((None, AccountKind.issuance), -points), ((employee_id, AccountKind.available), points)]
+
+
+def earning(
+    key: str,
+    kind: TransactionKind,
+    employee_id: int,
+    department_id: int | None,
+    points: int,
+    effective_at: datetime,
+    **details: Any,
+) -> Posting:
+    """A posting of points earned (or taken back) by a person, counted for the department
+    they earned them in; ``details`` are the other :class:`Posting` fields."""
+    legs = earning_legs(employee_id, points)
+    return Posting(key, kind, employee_id, points, effective_at, legs, department_id, **details)
 
 
 def moving_legs(
@@ -204,143 +206,6 @@ async def lock_people(session: AsyncSession, employee_ids: Iterable[int]) -> Non
         .order_by(col(Account.id))
         .with_for_update()
     )
-
-
-async def post(session: AsyncSession, postings: Sequence[Posting], zone: tzinfo) -> list[int]:
-    """Write the postings not written before; return the new transactions' ids.
-
-    A posting whose key exists is skipped entirely: no entries, no balance change.
-    """
-    if not postings:
-        return []
-    by_key = {p.key: p for p in postings}
-    if len(by_key) != len(postings):
-        raise ValueError("two postings share a key")
-    ids = await account_ids(session, (ref for p in postings for ref, _a in p.legs))
-    now = utcnow()
-    rows = [p.transaction_row(now) for p in postings]
-    if is_postgres(session):
-        inserted = await bulk_pg.insert_transactions(session, rows)
-    else:
-        inserted = await _insert_transactions(session, rows)
-    if not inserted:
-        return []
-    entries: list[tuple[int, int, int]] = []
-    deltas: dict[int, int] = defaultdict(int)
-    people: dict[tuple[int, Period, str], int] = defaultdict(int)
-    departments: dict[tuple[int, Period, str], int] = defaultdict(int)
-    caps: dict[tuple[int, str, str], int] = defaultdict(int)
-    for transaction_id, key in inserted:
-        posting = by_key[key]
-        for ref, amount in posting.legs:
-            account_id = ids[ref]
-            entries.append((transaction_id, account_id, amount))
-            deltas[account_id] += amount
-        if posting.kind in CAP_KINDS and posting.rule_id and posting.cap_period_key:
-            caps[(posting.employee_id, posting.rule_id, posting.cap_period_key)] += posting.points
-        if posting.kind in EARNING_KINDS and posting.points:
-            for period, pkey in keys_at(posting.effective_at, zone):
-                people[(posting.employee_id, period, pkey)] += posting.points
-                if posting.department_id is not None:
-                    departments[(posting.department_id, period, pkey)] += posting.points
-    changes = [(a, d) for a, d in sorted(deltas.items()) if d]
-    if is_postgres(session):
-        await bulk_pg.insert_entries(session, entries)
-        if changes:
-            await bulk_pg.apply_balances(session, changes)
-        for table, owner, scores in (
-            ("period_score", "employee_id", people),
-            ("department_score", "department_id", departments),
-        ):
-            values = [(o, p.value, k, v) for (o, p, k), v in sorted(scores.items()) if v]
-            if values:
-                await bulk_pg.add_scores(session, table, owner, values)
-        if caps:
-            await bulk_pg.add_cap_usage(
-                session, [(e, r, k, v) for (e, r, k), v in sorted(caps.items())]
-            )
-    else:
-        connection = await session.connection()
-        await connection.execute(
-            insert_for(session, LedgerEntry),
-            [{"transaction_id": t, "account_id": a, "amount": m} for t, a, m in entries],
-        )
-        await _apply_balances(session, dict(changes))
-        await _add_scores(session, PeriodScore, "employee_id", people)
-        await _add_scores(session, DepartmentScore, "department_id", departments)
-        await _add_cap_usage(session, caps)
-    return [transaction_id for transaction_id, _key in inserted]
-
-
-async def _insert_transactions(
-    session: AsyncSession, rows: list[dict[str, Any]]
-) -> list[tuple[int, str]]:
-    """The portable path: the new transactions' (id, key); known keys are skipped."""
-    stmt: Insert = insert_for(session, LedgerTransaction)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(  # type: ignore[attr-defined]
-        col(LedgerTransaction.id), col(LedgerTransaction.key)
-    )
-    # Executemany, not one giant VALUES: the statement is compiled once and cached,
-    # and SQLAlchemy batches the rows itself (insertmanyvalues).
-    connection = await session.connection()
-    return [(i, k) for i, k in (await connection.execute(stmt, rows)).all()]
-
-
-async def _add_cap_usage(session: AsyncSession, caps: dict[tuple[int, str, str], int]) -> None:
-    if not caps:
-        return
-    stmt = insert_for(session, RuleCapUsage)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["employee_id", "rule_id", "cap_period_key"],
-        set_={"points": RuleCapUsage.points + stmt.excluded.points},
-    )
-    connection = await session.connection()
-    await connection.execute(
-        stmt,
-        [
-            {"employee_id": e, "rule_id": r, "cap_period_key": k, "points": v}
-            for (e, r, k), v in sorted(caps.items())
-        ],
-    )
-
-
-async def _apply_balances(session: AsyncSession, deltas: dict[int, int]) -> None:
-    changes = [{"account": a, "delta": d} for a, d in sorted(deltas.items()) if d]
-    if not changes:
-        return
-    table = Account.__table__  # type: ignore[attr-defined]
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("account"))
-        .values(balance=table.c.balance + bindparam("delta"))
-    )
-    connection = await session.connection()
-    await connection.execute(stmt, changes)
-
-
-async def _add_scores(
-    session: AsyncSession,
-    model: type[PeriodScore] | type[DepartmentScore],
-    owner: str,
-    scores: dict[tuple[int, Period, str], int],
-) -> None:
-    if not scores:
-        return
-    # Sorted, so concurrent writers take row locks in the same order.
-    values = [
-        {owner: o, "period": p.value, "period_key": k, "points": v}
-        for (o, p, k), v in sorted(scores.items())
-        if v
-    ]
-    if not values:
-        return
-    stmt = insert_for(session, model)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[owner, "period", "period_key"],
-        set_={"points": model.points + stmt.excluded.points},
-    )
-    connection = await session.connection()
-    await connection.execute(stmt, values)  # executemany: compiled once, rows in order
 
 
 async def balances(session: AsyncSession, employee_id: int) -> dict[AccountKind, int]:

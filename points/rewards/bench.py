@@ -27,7 +27,8 @@ from points.bench.scratch import admin_sql as _admin
 from points.bench.scratch import dsn as _dsn
 from points.db import Database, utcnow
 from points.ledger.models import Account, AccountKind, TransactionKind
-from points.ledger.service import Posting, earning_legs, post
+from points.ledger.service import Posting, earning_legs
+from points.ledger.writer import post
 from points.migrate import upgrade_async
 from points.org.models import Employee
 from points.org.service import upsert_department

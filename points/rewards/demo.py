@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.auth.service import principal_for_employee
 from points.db import utcnow
 from points.ledger.models import Account, AccountKind, TransactionKind
-from points.ledger.service import Posting, earning_legs, post
+from points.ledger.service import Posting, earning_legs
+from points.ledger.writer import post
 from points.org.models import Employee, EmployeeStatus, Role, RoleAssignment
 from points.org.service import department_chain
 from points.rewards import catalogue, policy, redeem, vouchers, workflow

@@ -30,19 +30,22 @@ STATUS_LABELS = {
 }
 
 
+def step(redemption: Redemption, actor: Actor, at: datetime, note: str = "") -> RedemptionStep:
+    """A line of the redemption's timeline: its status now; not yet in any session."""
+    assert redemption.id is not None
+    return RedemptionStep(
+        redemption_id=redemption.id,
+        status=redemption.status,
+        at=at,
+        actor=actor.name,
+        note=note[:500],
+    )
+
+
 def add_step(
     session: AsyncSession, redemption: Redemption, actor: Actor, at: datetime, note: str = ""
 ) -> None:
-    assert redemption.id is not None
-    session.add(
-        RedemptionStep(
-            redemption_id=redemption.id,
-            status=redemption.status,
-            at=at,
-            actor=actor.name,
-            note=note[:500],
-        )
-    )
+    session.add(step(redemption, actor, at, note))
 
 
 _NOTICES = {

@@ -28,24 +28,18 @@ from typing import Any
 from sqlalchemy import bindparam, literal_column, update
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased, make_transient_to_detached
-from sqlmodel import col, func, select
+from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.audit.service import record
+from points.audit import service as audit
 from points.calendar import Period, bounds_at
 from points.db import utcnow
 from points.errors import Conflict, InvalidInput, NotFound
 from points.i18n import _
 from points.ledger.models import Account, AccountKind, TransactionKind
-from points.ledger.service import (
-    AccountRef,
-    Posting,
-    is_postgres,
-    lock_people,
-    moving_legs,
-    post,
-)
-from points.notifications.service import notify
+from points.ledger.service import AccountRef, is_postgres, lock_people
+from points.ledger.writer import post
+from points.notifications.service import message
 from points.org.models import Department, Employee, EmployeeStatus
 from points.rewards import request_pg
 from points.rewards.models import (
@@ -56,7 +50,7 @@ from points.rewards.models import (
     RedemptionStatus,
     Reward,
 )
-from points.rewards.notices import add_step, notice, tell_heads
+from points.rewards.notices import notice, step, tell_heads
 from points.rewards.policy import (
     LIMIT_MESSAGES,
     Actor,
@@ -64,6 +58,7 @@ from points.rewards.policy import (
     in_window,
     refuse,
 )
+from points.rewards.postings import redemption_posting
 from points.rewards.vouchers import reserve_code
 from points.rewards.workflow import fulfil_locked
 from points.settings import Settings
@@ -352,30 +347,6 @@ async def request_redemption(
     return RequestResult(redemption, created=True)
 
 
-def _hold(redemption: Redemption, reward: _Offer, actor: Actor) -> Posting:
-    """The ledger hold of a request: its price, available → held."""
-    assert redemption.id is not None
-    return Posting(
-        key=f"hold:{redemption.id}",
-        kind=TransactionKind.hold,
-        employee_id=redemption.employee_id,
-        department_id=redemption.department_id,
-        points=redemption.price,
-        effective_at=redemption.requested_at,
-        legs=moving_legs(
-            redemption.employee_id,
-            AccountKind.available,
-            AccountKind.held,
-            redemption.price,
-            target_employee=redemption.employee_id,
-        ),
-        redemption_id=redemption.id,
-        author=actor.name,
-        reason=f"兑换「{reward.name}」冻结",
-        reason_en=f"Held for {reward.name_en or reward.name}",
-    )
-
-
 async def _write_request(
     session: AsyncSession,
     settings: Settings,
@@ -397,49 +368,59 @@ async def _write_request(
     """
     if one_statement is None:
         one_statement = is_postgres(session)
+    if not one_statement:
+        redemption.id = None  # the session's INSERT draws it
+        session.add(redemption)
+        await session.flush()
+    assert redemption.id is not None
     title, body = notice(settings, person.locale, reward.name, reward.name_en, redemption)
-    details = {"reward_id": reward.id, "employee_id": person.id, "price": reward.price}
+    rows: list[tuple[str, SQLModel]] = [
+        ("step", step(redemption, actor, redemption.requested_at)),
+        (
+            "audit",
+            audit.entry(
+                actor=actor.name,
+                action="redemption.request",
+                target=f"redemption:{redemption.id}",
+                details={"reward_id": reward.id, "employee_id": person.id, "price": reward.price},
+                ip=actor.ip,
+                user_agent=actor.user_agent,
+            ),
+        ),
+        (
+            "notice",
+            message(
+                userid=person.userid,
+                kind=f"redemption.{redemption.status}",
+                title=title,
+                body=body,
+                url=f"/rewards/mine/{redemption.id}",
+            ),
+        ),
+    ]
+    hold = redemption_posting(
+        TransactionKind.hold,
+        redemption,
+        reward.name,
+        reward.name_en,
+        actor.name,
+        redemption.requested_at,
+    )
     if one_statement:
         taken = await request_pg.write_request(
             session,
             redemption,
-            _hold(redemption, reward, actor),
+            hold,
             _accounts_of(person),
-            actor=actor.name,
-            ip=actor.ip,
-            user_agent=actor.user_agent,
-            details=details,
-            userid=person.userid,
-            title=title,
-            body=body,
+            settings.zone,
+            rows,
             take_stock=take_stock,
         )
         make_transient_to_detached(redemption)  # written: as if loaded from the database
         session.add(redemption)
         return taken if take_stock else None
-    redemption.id = None  # the session's INSERT draws it
-    session.add(redemption)
-    await session.flush()
-    assert redemption.id is not None
-    await post(session, [_hold(redemption, reward, actor)], settings.zone)
-    add_step(session, redemption, actor, redemption.requested_at)
-    await record(
-        session,
-        actor=actor.name,
-        action="redemption.request",
-        target=f"redemption:{redemption.id}",
-        details=details,
-        ip=actor.ip,
-        user_agent=actor.user_agent,
-    )
-    notify(
-        session,
-        userid=person.userid,
-        kind=f"redemption.{redemption.status}",
-        title=title,
-        body=body,
-        url=f"/rewards/mine/{redemption.id}",
-    )
+    await post(session, [hold], settings.zone, known=_accounts_of(person))
+    session.add_all([row for _name, row in rows])
     return None
 
 

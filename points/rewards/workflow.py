@@ -18,14 +18,9 @@ from points.auth.permissions import Permission, Principal
 from points.db import utcnow
 from points.errors import Conflict, Forbidden, InvalidInput, NotFound
 from points.i18n import _
-from points.ledger.models import AccountKind, TransactionKind
-from points.ledger.service import (
-    Posting,
-    is_postgres,
-    lock_people,
-    moving_legs,
-    post,
-)
+from points.ledger.models import TransactionKind
+from points.ledger.service import is_postgres, lock_people
+from points.ledger.writer import post
 from points.org.models import Department, Employee
 from points.rewards.models import (
     PENDING,
@@ -38,6 +33,7 @@ from points.rewards.models import (
 )
 from points.rewards.notices import add_step, tell
 from points.rewards.policy import SYSTEM, Actor
+from points.rewards.postings import redemption_posting
 from points.settings import Settings
 
 
@@ -150,27 +146,10 @@ async def fulfil_locked(
     now: datetime,
 ) -> None:
     assert redemption.id is not None
-    await post(
-        session,
-        [
-            Posting(
-                key=f"spend:{redemption.id}",
-                kind=TransactionKind.spend,
-                employee_id=redemption.employee_id,
-                department_id=redemption.department_id,
-                points=-redemption.price,
-                effective_at=now,
-                legs=moving_legs(
-                    redemption.employee_id, AccountKind.held, AccountKind.spent, redemption.price
-                ),
-                redemption_id=redemption.id,
-                author=actor.name,
-                reason=f"兑换「{reward.name}」",
-                reason_en=f"Redeemed {reward.name_en or reward.name}",
-            )
-        ],
-        settings.zone,
+    spend = redemption_posting(
+        TransactionKind.spend, redemption, reward.name, reward.name_en, actor.name, now
     )
+    await post(session, [spend], settings.zone)
     if reward.fulfilment == Fulfilment.voucher:
         given = await session.exec(
             update(VoucherCode)
@@ -236,31 +215,10 @@ async def _close(
     assert redemption.id is not None
     now = now or utcnow()
     employee, reward = await owner_and_reward(session, redemption)
-    await post(
-        session,
-        [
-            Posting(
-                key=f"release:{redemption.id}",
-                kind=TransactionKind.release,
-                employee_id=redemption.employee_id,
-                department_id=redemption.department_id,
-                points=-redemption.price,
-                effective_at=now,
-                legs=moving_legs(
-                    redemption.employee_id,
-                    AccountKind.held,
-                    AccountKind.available,
-                    redemption.price,
-                    target_employee=redemption.employee_id,
-                ),
-                redemption_id=redemption.id,
-                author=actor.name,
-                reason=f"兑换「{reward.name}」退回",
-                reason_en=f"Released: {reward.name_en or reward.name}",
-            )
-        ],
-        settings.zone,
+    release = redemption_posting(
+        TransactionKind.release, redemption, reward.name, reward.name_en, actor.name, now
     )
+    await post(session, [release], settings.zone)
     await session.exec(
         update(VoucherCode)
         .where(col(VoucherCode.redemption_id) == redemption.id, col(VoucherCode.given_at).is_(None))

@@ -24,7 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.service import record
 from points.db import utcnow
 from points.ledger.models import AccountKind, LedgerTransaction, TransactionKind
-from points.ledger.service import Posting, balances, earning_legs, lock_people, post
+from points.ledger.service import balances, earning, lock_people
+from points.ledger.writer import post
 from points.org.models import Employee, EmployeeStatus
 from points.rulesets.models import RuleVersion
 from points.rulesets.service import compiled
@@ -235,14 +236,13 @@ async def back_apply(
         note_en = f" ({line.short} points could not be recovered)" if line.short else ""
         line.posted = amount
         postings.append(
-            Posting(
-                key=f"backapply:{version.id}:{line.employee_id}",
-                kind=TransactionKind.backapply,
-                employee_id=line.employee_id,
-                department_id=employee.department_id,
-                points=amount,
-                effective_at=effective_at,
-                legs=earning_legs(line.employee_id, amount),
+            earning(
+                f"backapply:{version.id}:{line.employee_id}",
+                TransactionKind.backapply,
+                line.employee_id,
+                employee.department_id,
+                amount,
+                effective_at,
                 rule_version=version.id,
                 author=author,
                 reason=f"规则 v{version.id} 追溯调整 ({label}){note}",

@@ -21,18 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.db import among, utcnow
 from points.events.models import ActivityEvent, EventStatus
-from points.ledger import bulk_pg
 from points.ledger.models import LedgerTransaction, RuleCapUsage, RuleStreak, TransactionKind
 from points.ledger.reversal import reverse_transactions
-from points.ledger.service import (
-    Posting,
-    earning_legs,
-    insert_for,
-    is_postgres,
-    lock_people,
-    post,
-)
+from points.ledger.service import Posting, earning, insert_for, is_postgres, lock_people
+from points.ledger.writer import post
 from points.org.models import Department, Employee, EmployeeStatus
+from points.pg import driver
 from points.rulesets.service import compiled, ensure_active
 from points.settings import Settings
 from rules import (
@@ -180,6 +174,15 @@ def _people_of(event: _Occurrence, histories: Mapping[int, ActorHistory]) -> lis
     return [person] if person is not None else list(histories)
 
 
+# The usage rows for exactly the (person, rule, period) wanted — a join, not IN lists.
+_READ_CAP_USAGE = """
+SELECT u.employee_id, u.rule_id, u.cap_period_key, u.points
+FROM rule_cap_usage AS u
+JOIN unnest($1::int[], $2::varchar[], $3::varchar[]) AS w(employee_id, rule_id, cap_period_key)
+  USING (employee_id, rule_id, cap_period_key)
+"""
+
+
 async def _read_cap_usage(
     session: AsyncSession,
     histories: dict[int, ActorHistory],
@@ -205,7 +208,11 @@ async def _read_cap_usage(
     if not wanted:
         return
     if is_postgres(session):
-        rows = await bulk_pg.read_cap_usage(session, wanted)
+        connection = await driver(session)
+        found_pg = await connection.fetch(
+            _READ_CAP_USAGE, [w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted]
+        )
+        rows = [(r[0], r[1], r[2], r[3]) for r in found_pg]
     else:
         found = await session.exec(
             select(RuleCapUsage).where(
@@ -339,14 +346,13 @@ async def score_events(
             streak_updates[(employee.id, rule_id)] = state
         for award in outcome.awards:
             postings.append(
-                Posting(
-                    key=f"award:{event.id}:{award.rule_id}:{award.rule_version}",
-                    kind=TransactionKind.award,
-                    employee_id=employee.id,
-                    department_id=employee.department_id,
-                    points=award.points,
-                    effective_at=event.occurred_at,
-                    legs=earning_legs(employee.id, award.points),
+                earning(
+                    f"award:{event.id}:{award.rule_id}:{award.rule_version}",
+                    TransactionKind.award,
+                    employee.id,
+                    employee.department_id,
+                    award.points,
+                    event.occurred_at,
                     event_id=event.id,
                     rule_id=award.rule_id,
                     rule_version=award.rule_version,

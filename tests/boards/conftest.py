@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import TransactionKind
-from points.ledger.service import Posting, earning_legs, post
+from points.ledger.service import Posting, earning_legs
+from points.ledger.writer import post
 from points.org.models import Employee
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.auth.service import principal_for_employee
 from points.db import utcnow
 from points.ledger.models import TransactionKind
-from points.ledger.service import Posting, earning_legs, post
+from points.ledger.service import Posting, earning_legs
+from points.ledger.writer import post
 from points.org.models import Department, Employee, Role
 from points.rewards.catalogue import save_reward
 from points.rewards.models import Reward

@@ -2,7 +2,7 @@
 
 Both must leave the same rows — redemption, timeline, audit, outbox, the ledger hold
 and the stock — and the ledger's one-statement posting must keep the books exactly
-as ``post`` keeps them.
+as the session path keeps them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from points.audit.models import AuditEntry
 from points.auth.service import principal_for_employee
 from points.db import utcnow
 from points.i18n import use_locale
-from points.ledger import holds
+from points.ledger import writer
 from points.ledger.models import (
     Account,
     AccountKind,
@@ -231,10 +231,10 @@ async def test_a_hold_in_one_statement_keeps_the_books(pg: Store, shop: Shop) ->
         reason="测试" * 300,  # cut to the column, as post cuts it
     )
     async with pg.db.session() as session:
-        first = await holds.post_one(session, hold, pg.settings.zone)
-        again = await holds.post_one(session, hold, pg.settings.zone)
+        [first] = await writer.post(session, [hold], pg.settings.zone)
+        again = await writer.post(session, [hold], pg.settings.zone)
         await session.commit()
-    assert first is not None and again is None  # the same key twice: written once
+    assert again == []  # the same key twice: written once
     async with pg.db.session() as session:
         assert await balances(session, person) == {
             AccountKind.available: 75,
@@ -251,8 +251,8 @@ async def test_a_hold_in_one_statement_keeps_the_books(pg: Store, shop: Shop) ->
         assert (await reconcile(session, pg.settings.zone)).clean
 
 
-async def test_earnings_are_not_a_movement(pg: Store, shop: Shop) -> None:
-    """Points earned add to period scores, which only ``post`` writes: post_one hands over."""
+async def test_earnings_in_one_statement_add_period_scores(pg: Store, shop: Shop) -> None:
+    """Points earned add to period scores, in the same statement as the transaction."""
     person = shop.employee.id
     assert person is not None
     grant = Posting(
@@ -264,10 +264,7 @@ async def test_earnings_are_not_a_movement(pg: Store, shop: Shop) -> None:
         legs=earning_legs(person, 5),
     )
     async with pg.db.session() as session:
-        assert not holds.is_movement(session, grant)
-        with pytest.raises(ValueError):
-            await holds.posting_clauses(session, grant)
-        assert await holds.post_one(session, grant, pg.settings.zone) is not None
+        assert len(await writer.post(session, [grant], pg.settings.zone)) == 1
         await session.commit()
     async with pg.db.session() as session:
         scores = (
