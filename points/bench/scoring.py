@@ -185,7 +185,7 @@ async def _plain_inserts(url: str, transactions: int, entries: int) -> float:
 
 
 async def run(quick: bool) -> BenchResult:
-    count = 5_000 if quick else 50_000
+    count = int(os.environ.get("POINTS_BENCH_SCORING_EVENTS", 5_000 if quick else 50_000))
     base = _dsn(os.environ.get("POINTS_BENCH_PG", DEFAULT_BASE))
     name = f"points_bench_{uuid.uuid4().hex[:10]}"
     url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"

@@ -47,13 +47,13 @@ FROM unnest($1::varchar[], $2::varchar[], $3::int[], $4::int[], $5::int[],
     AS t(key, kind, employee_id, department_id, points, effective_at, event, rule_id,
         rule_version, cap_period_key, once_value, badge, reason, reason_en)
 JOIN unnest($16::int[]) WITH ORDINALITY AS e(id, n) ON e.n = t.event
-RETURNING id
+RETURNING id, key
 """
 ENTRIES = """
 INSERT INTO ledger_entry (transaction_id, account_id, amount)
 SELECT t.id, l.account_id, l.amount
-FROM unnest($1::int[], $2::int[], $3::int[]) AS l(n, account_id, amount)
-JOIN unnest($4::int[]) WITH ORDINALITY AS t(id, n) USING (n)
+FROM unnest($1::varchar[], $2::int[], $3::int[]) AS l(key, account_id, amount)
+JOIN unnest($4::int[], $5::varchar[]) AS t(id, key) USING (key)
 """
 BALANCES = """
 UPDATE account SET balance = account.balance + d.delta
@@ -120,33 +120,33 @@ async def prepare(scored: Any, fresh: Any, batch_size: int, zone: tzinfo) -> lis
         " rule_id, rule_version, cap_period_key, once_value, badge, reason, reason_en"
         " FROM ledger_transaction ORDER BY id"
     )
-    place: dict[int, tuple[Batch, int]] = {}
+    place: dict[int, tuple[Batch, str]] = {}  # transaction id → its batch, its key
     for t in transactions:
         batch, event = batch_of[t["event_id"]]
         values = [*list(t.values())[1:7], event, *list(t.values())[8:]]
         for column, value in zip(batch.transactions, values, strict=True):
             column.append(value)
-        place[t["id"]] = (batch, len(batch.transactions[0]))
+        place[t["id"]] = (batch, t["key"])
     for e in await scored.fetch(
         "SELECT e.transaction_id, a.employee_id, a.kind, e.amount FROM ledger_entry e"
         " JOIN account a ON a.id = e.account_id ORDER BY e.id"
     ):
-        batch, n = place[e["transaction_id"]]
+        batch, key = place[e["transaction_id"]]
         account = accounts[(e["employee_id"], e["kind"])]
-        for column, value in zip(batch.entries, (n, account, e["amount"]), strict=True):
+        for column, value in zip(batch.entries, (key, account, e["amount"]), strict=True):
             column.append(value)
         batch.balances[account] += e["amount"]
     await _score_rows(scored, place, zone)
     return batches
 
 
-async def _score_rows(scored: Any, place: dict[int, tuple[Batch, int]], zone: tzinfo) -> None:
+async def _score_rows(scored: Any, place: dict[int, tuple[Batch, str]], zone: tzinfo) -> None:
     """Each new transaction's period scores and cap usage, as scoring adds them."""
     for t in await scored.fetch(
         "SELECT id, employee_id, department_id, points, effective_at, rule_id, cap_period_key"
         " FROM ledger_transaction"
     ):
-        batch, _n = place[t["id"]]
+        batch, _key = place[t["id"]]
         for period, key in keys_at(t["effective_at"], zone):
             batch.totals[0][(t["employee_id"], period.value, key)] += t["points"]
             if t["department_id"] is not None:
@@ -164,7 +164,9 @@ async def write(fresh: Any, batches: list[Batch]) -> float:
             ids = [r["id"] for r in await fresh.fetch(EVENTS, *batch.events, now)]
             await fresh.execute(SCORED, ids, now)
             made = await fresh.fetch(TRANSACTIONS, *batch.transactions, now, ids)
-            await fresh.execute(ENTRIES, *batch.entries, [r["id"] for r in made])
+            await fresh.execute(
+                ENTRIES, *batch.entries, [r["id"] for r in made], [r["key"] for r in made]
+            )
             changes = sorted((a, d) for a, d in batch.balances.items() if d)
             await fresh.execute(BALANCES, [a for a, _d in changes], [d for _a, d in changes])
             for (table, columns), totals in zip(TABLES, batch.totals, strict=True):
@@ -176,6 +178,32 @@ async def write(fresh: Any, batches: list[Batch]) -> float:
     return time.perf_counter() - started
 
 
+# What both databases must hold afterwards: the same rows, told apart by what they mean.
+SAME_ROWS = (
+    "SELECT source, external_id, status, attempts FROM activity_event",
+    "SELECT key, kind, points, effective_at, rule_id, cap_period_key, reason"
+    " FROM ledger_transaction",
+    "SELECT t.key, a.employee_id, a.kind, e.amount FROM ledger_entry e"
+    " JOIN ledger_transaction t ON t.id = e.transaction_id JOIN account a ON a.id = e.account_id",
+    "SELECT employee_id, kind, balance FROM account",
+    "SELECT employee_id, period, period_key, points FROM period_score",
+    "SELECT department_id, period, period_key, points FROM department_score",
+    "SELECT employee_id, rule_id, cap_period_key, points FROM rule_cap_usage",
+)
+
+
+async def differences(scored: Any, fresh: Any) -> list[str]:
+    """The queries of :data:`SAME_ROWS` whose rows differ between the two databases."""
+    differ = []
+    for query in SAME_ROWS:
+        ordered = f"{query} ORDER BY 1, 2, 3"
+        if [tuple(r) for r in await scored.fetch(ordered)] != [
+            tuple(r) for r in await fresh.fetch(ordered)
+        ]:
+            differ.append(query)
+    return differ
+
+
 async def run(scored_dsn: str, fresh_dsn: str, batch_size: int, zone: tzinfo) -> tuple[float, int]:
     """Seconds the hand-written batches take, and how many events they wrote."""
     scored = await asyncpg.connect(scored_dsn, timeout=10)
@@ -183,6 +211,9 @@ async def run(scored_dsn: str, fresh_dsn: str, batch_size: int, zone: tzinfo) ->
     try:
         batches = await prepare(scored, fresh, batch_size, zone)
         seconds = await write(fresh, batches)
+        differ = await differences(scored, fresh)
+        if differ:
+            raise AssertionError(f"the baseline wrote other rows than scoring: {differ}")
         return seconds, sum(len(b.events[0]) for b in batches)
     finally:
         await scored.close()

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import col, select
 
+from points.bench import scoring as scoring_bench
 from points.ledger.models import (
     Account,
     AccountKind,
@@ -195,3 +197,14 @@ async def test_department_scores_stay_where_the_points_were_earned(pg: Store) ->
         ).all()
     assert month == {sales.id: 5, finance.id: 5}
     assert list(mine) == [sales.id, finance.id]
+
+
+async def test_the_scoring_bench_baseline_writes_the_same_rows(
+    pg: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline checks itself: it raises when its rows differ from scoring's."""
+    monkeypatch.setenv("POINTS_BENCH_SCORING_EVENTS", "1500")
+    result = await scoring_bench.run(quick=True)
+    assert result.details["events"] == 1500 and result.details["transactions"] > 1000
+    assert result.figure > 0 and result.baseline > 0
+    assert result.details["plain_insert_events_per_s"] > 0
