@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.boards.earned import department_points, member_counts, participant_counts, span_of
+from points.boards.earned import department_points, member_counts, span_of
 from points.boards.ranking import competition_ranks
 from points.boards.windows import Scope, Window
 from points.errors import InvalidInput
@@ -97,18 +97,10 @@ async def department_board(
     span = span_of(window, zone)
     members = await member_counts(session, span, zone, ids)
     points = await department_points(session, span, ids)
-    participants = await participant_counts(session, span, zone, ids)
-    units = {
-        d.id: DepartmentRow(
-            d.id,
-            d.name,
-            [],
-            members.get(d.id, 0),
-            points.get(d.id, 0),
-            participants.get(d.id, 0),
-        )
-        for d in departments
-    }
+    units: dict[int, DepartmentRow] = {}
+    for d in departments:
+        count, participants = members.get(d.id, (0, 0))
+        units[d.id] = DepartmentRow(d.id, d.name, [], count, points.get(d.id, 0), participants)
 
     # Fold small departments into their parent, deepest first.
     hidden_small = 0

@@ -19,13 +19,12 @@ as a member of the periods they were there for).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, union
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, union
 from sqlalchemy.sql import Subquery
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -106,28 +105,48 @@ def memberships(span: Span, zone: tzinfo) -> Subquery:
     return union(current, former).subquery("membership")
 
 
-def moved_during(span: Span, employee_id: Any) -> ColumnElement[bool]:
-    """True for people who changed department during the window."""
-    return exists().where(
-        col(FormerDepartment.employee_id) == employee_id,
-        col(FormerDepartment.until) > span.start,
-        col(FormerDepartment.until) < span.end,
+async def movers(session: AsyncSession, span: Span) -> list[int]:
+    """People who changed department during the window (a short read: moves are few)."""
+    found = await session.exec(
+        select(FormerDepartment.employee_id)
+        .where(col(FormerDepartment.until) > span.start, col(FormerDepartment.until) < span.end)
+        .distinct()
     )
+    return sorted(int(e) for e in found.all())
 
 
 async def member_counts(
     session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
-) -> dict[int, int]:
-    """Members per department during the window (a mover counts in each)."""
-    member = memberships(span, zone)
+) -> dict[int, tuple[int, int]]:
+    """Per department: (members during the window, members who earned anything there).
+
+    A mover is a member of each department they were in; whether they earned in
+    each is read from their own transactions.
+    """
+    member, person = memberships(span, zone), _person_points(span)
+    moved = await movers(session, span)
+    stayer_earned = person.c.points > 0
+    if moved:
+        stayer_earned = and_(stayer_earned, member.c.employee_id.not_in(moved))
     rows = (
         await session.exec(
-            select(member.c.department_id, func.count())
+            select(
+                member.c.department_id,
+                func.count(),
+                func.sum(case((stayer_earned, 1), else_=0)),
+            )
+            .outerjoin(person, person.c.employee_id == member.c.employee_id)
             .where(member.c.department_id.in_(sorted(departments)))
             .group_by(member.c.department_id)
         )
     ).all()
-    return {int(d): int(n) for d, n in rows}
+    counts = {int(d): [int(n), int(p or 0)] for d, n, p in rows}
+    for (_person, department), points in (
+        await _movers_earned(session, span, moved, departments)
+    ).items():
+        if points > 0 and department in counts:
+            counts[department][1] += 1
+    return {d: (n, p) for d, (n, p) in counts.items()}
 
 
 async def department_points(
@@ -148,6 +167,16 @@ async def department_points(
 
 
 def _person_points(span: Span) -> Subquery:
+    """(employee_id, points) in the window: one period row each, or a campaign's days summed."""
+    if span.days is None:
+        return (
+            select(
+                col(PeriodScore.employee_id).label("employee_id"),
+                col(PeriodScore.points).label("points"),
+            )
+            .where(*span.score_filter(PeriodScore))
+            .subquery("person")
+        )
     return (
         select(
             col(PeriodScore.employee_id).label("employee_id"),
@@ -160,12 +189,11 @@ def _person_points(span: Span) -> Subquery:
 
 
 async def _movers_earned(
-    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
+    session: AsyncSession, span: Span, moved: list[int], departments: Collection[int]
 ) -> dict[tuple[int, int], int]:
-    """(person, department) → points, for people on the roll who moved during the window."""
-    mover_ids = select(col(Employee.id)).where(
-        *on_roll(span, zone), moved_during(span, col(Employee.id))
-    )
+    """(person, department) → points earned there in the window, for these movers."""
+    if not moved:
+        return {}
     rows = (
         await session.exec(
             select(
@@ -174,7 +202,7 @@ async def _movers_earned(
                 func.sum(LedgerTransaction.points),
             )
             .where(
-                col(LedgerTransaction.employee_id).in_(mover_ids),
+                col(LedgerTransaction.employee_id).in_(moved),
                 col(LedgerTransaction.kind).in_([k.value for k in EARNING_KINDS]),
                 col(LedgerTransaction.effective_at) >= span.start,
                 col(LedgerTransaction.effective_at) < span.end,
@@ -186,64 +214,38 @@ async def _movers_earned(
     return {(int(e), int(d)): int(p or 0) for e, d, p in rows if d is not None}
 
 
-async def participant_counts(
-    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
-) -> dict[int, int]:
-    """People per department who earned anything there in the window."""
-    member, person = memberships(span, zone), _person_points(span)
-    stayed = ~moved_during(span, member.c.employee_id)
-    rows = (
-        await session.exec(
-            select(member.c.department_id, func.count())
-            .join(person, person.c.employee_id == member.c.employee_id)
-            .where(
-                person.c.points > 0,
-                member.c.department_id.in_(sorted(departments)),
-                stayed,
-            )
-            .group_by(member.c.department_id)
-        )
-    ).all()
-    counts: dict[int, int] = defaultdict(int, {int(d): int(n) for d, n in rows})
-    for (_person, department), points in (
-        await _movers_earned(session, span, zone, departments)
-    ).items():
-        if points > 0:
-            counts[department] += 1
-    return dict(counts)
-
-
 async def top_earners(
     session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int], limit: int
 ) -> list[tuple[int, int]]:
     """(person, points) of the active people who earned most in these departments."""
     member, person = memberships(span, zone), _person_points(span)
-    stayed = and_(
-        col(Employee.status) == EmployeeStatus.active, ~moved_during(span, col(Employee.id))
-    )
+    moved = await movers(session, span)
+    stayed = [col(Employee.status) == EmployeeStatus.active]
+    if moved:
+        stayed.append(col(Employee.id).not_in(moved))
     rows = (
         await session.exec(
             select(person.c.employee_id, person.c.points)
             .join(member, member.c.employee_id == person.c.employee_id)
             .join(Employee, col(Employee.id) == person.c.employee_id)
-            .where(person.c.points > 0, member.c.department_id.in_(sorted(departments)), stayed)
+            .where(person.c.points > 0, member.c.department_id.in_(sorted(departments)), *stayed)
             .order_by(person.c.points.desc(), person.c.employee_id)
             .limit(limit)
         )
     ).all()
     earned: dict[int, int] = {int(e): int(p) for e, p in rows}
-    moved = await _movers_earned(session, span, zone, departments)
+    by_mover = await _movers_earned(session, span, moved, departments)
     active = set(
         (
             await session.exec(
                 select(col(Employee.id)).where(
-                    col(Employee.id).in_(sorted({e for e, _d in moved})),
+                    col(Employee.id).in_(sorted({e for e, _d in by_mover})),
                     col(Employee.status) == EmployeeStatus.active,
                 )
             )
         ).all()
     )
-    for (employee_id, _department), points in moved.items():
+    for (employee_id, _department), points in by_mover.items():
         if employee_id in active:
             earned[employee_id] = earned.get(employee_id, 0) + points
     ranked = sorted(((e, p) for e, p in earned.items() if p > 0), key=lambda r: (-r[1], r[0]))

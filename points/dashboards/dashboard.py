@@ -234,9 +234,9 @@ async def dashboard(
     so_far = elapsed(period, key, now, zone)
     compared = same_elapsed_previous(period, key, now, zone)
     previous, current = await figures_for_windows(session, departments, [compared, so_far])
-    start, end = bounds(period, key, zone)
+    end = bounds(period, key, zone)[1]
     trend = await figures_for_windows(
-        session, departments, weeks_ending(min(end, max(start, now)), zone, TREND_WEEKS)
+        session, departments, weeks_ending(min(end, now), zone, TREND_WEEKS)
     )
     span = span_of(Window(period, key), zone)
     contributors = await top_contributors(session, departments, span, zone)

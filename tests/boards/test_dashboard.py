@@ -121,7 +121,9 @@ async def test_pilot_progress_and_newsletter_summary(pg: Store) -> None:
     assert "销售部报销线上化" in summary and "报销审批线上化" in summary
 
 
-async def _month_view(pg: Store, department_id: int, now: datetime) -> dashboard_service.Dashboard:
+async def _month_view(
+    pg: Store, department_id: int, now: datetime, key: str = "2026-11"
+) -> dashboard_service.Dashboard:
     async with pg.db.session() as session:
         from points.org.models import Department
 
@@ -129,7 +131,7 @@ async def _month_view(pg: Store, department_id: int, now: datetime) -> dashboard
             session,
             department=await session.get(Department, department_id),
             period=Period.month,
-            key="2026-11",
+            key=key,
             zone=SHANGHAI,
             show_inactive=False,
             now=now,
@@ -158,6 +160,10 @@ async def test_changes_compare_the_same_elapsed_part_of_the_previous_period(pg: 
     # The trend stops at the week of now: nothing in the future is plotted.
     assert all(week.start <= ten_days_in for week in view.trend)
     assert view.trend[-1].start <= ten_days_in < view.trend[-1].end
+    # A month still ahead has nothing to show yet, and its trend stops at now too.
+    ahead = await _month_view(pg, team.id, ten_days_in, key="2027-03")
+    assert ahead.current.docs_shared == 0 and ahead.points == 0
+    assert all(week.start <= ten_days_in for week in ahead.trend)
     # Once November has closed, it compares with the whole of October.
     closed = await _month_view(pg, team.id, datetime.fromisoformat("2026-12-05T12:00:00+08:00"))
     assert (closed.current.docs_shared, closed.previous.docs_shared) == (1, 2)
