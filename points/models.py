@@ -22,7 +22,13 @@ from points.notifications.models import Notification
 from points.org.models import Department, Employee, FormerDepartment, RoleAssignment
 from points.rewards.models import Redemption, RedemptionStep, Reward, VoucherCode
 from points.rulesets.models import RuleVersion
-from points.wecom.models import ApprovalPolicyRule, BehaviorDay, CallbackStatus, ConnectorState
+from points.wecom.models import (
+    ApprovalPolicyRule,
+    BehaviorDay,
+    CallbackStatus,
+    ConnectorState,
+    QuarantinedRecord,
+)
 
 metadata = SQLModel.metadata
 
@@ -47,6 +53,7 @@ __all__ = [
     "Notification",
     "PeriodScore",
     "Pilot",
+    "QuarantinedRecord",
     "Redemption",
     "RedemptionStep",
     "Reward",

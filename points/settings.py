@@ -6,6 +6,7 @@ every field here is documented in the README.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,6 +49,16 @@ class Settings(BaseSettings):
     WECOM_TOKEN: str = Field("", description="callback Token")
     WECOM_AES_KEY: str = Field("", description="callback EncodingAESKey (43 characters)")
     WECOM_API_BASE: str = Field("https://qyapi.weixin.qq.com", description="WeCom API root")
+    WECOM_LAG_WARNING_HOURS: int = Field(
+        36, ge=1, le=24 * 90, description="warn admins when a pull connector is this far behind"
+    )
+    WECOM_EARLIEST_DATE: date = Field(
+        date(2016, 1, 1),
+        description="WeCom records dated before this (e.g. the company's founding) are refused",
+    )
+    WECOM_RETRY_BASE_SECONDS: float = Field(
+        0.5, ge=0, le=30, description="first pause of the API client's bounded retries"
+    )
 
     @field_validator("TIMEZONE")
     @classmethod

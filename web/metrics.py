@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from points.db import utcnow
+from points.wecom.connectors import ConnectorHealth, connector_health
 
 
 class Metrics:
@@ -33,6 +38,42 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+
+        self.connector_lag = Gauge(
+            "points_wecom_connector_lag_seconds",
+            "How far behind now each WeCom pull connector's stored data stops",
+            ["connector"],
+            registry=self.registry,
+        )
+        self.connector_skipped = Gauge(
+            "points_wecom_connector_skipped_records",
+            "Records each WeCom pull connector quarantined (distinct records)",
+            ["connector"],
+            registry=self.registry,
+        )
+        self.connector_backoff = Gauge(
+            "points_wecom_connector_backoff_seconds",
+            "Seconds until a throttled WeCom pull connector resumes (0: not backing off)",
+            ["connector"],
+            registry=self.registry,
+        )
+        self.connector_last_success = Gauge(
+            "points_wecom_connector_last_success_timestamp_seconds",
+            "When each WeCom pull connector last got through (Unix time)",
+            ["connector"],
+            registry=self.registry,
+        )
+
+    def observe_connectors(self, health: Sequence[ConnectorHealth], now: datetime) -> None:
+        """Set the connector gauges from their health, read at scrape time."""
+        for item in health:
+            if item.lag is not None:
+                self.connector_lag.labels(item.name).set(item.lag.total_seconds())
+            self.connector_skipped.labels(item.name).set(item.skipped)
+            waiting = (item.backoff_until - now).total_seconds() if item.backoff_until else 0.0
+            self.connector_backoff.labels(item.name).set(max(0.0, waiting))
+            if item.last_success_at is not None:
+                self.connector_last_success.labels(item.name).set(item.last_success_at.timestamp())
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -81,4 +122,8 @@ def _route_template(scope: Scope) -> str:
 
 async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
+    if request.app.state.settings.WECOM_ENABLED:
+        now = utcnow()
+        async with request.app.state.db.session() as session:
+            metrics.observe_connectors(await connector_health(session, now), now)
     return metrics.render()

@@ -12,11 +12,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.db import Database
+from points.db import Database, utcnow
 from points.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class JobContext:
-    """What a job gets: the settings, the database and the queue (to chain jobs)."""
+    """What a job gets: the settings, the database and the queue (to chain jobs).
+
+    ``clock`` is "now" for jobs that schedule by time (tests move it forward instead
+    of waiting).
+    """
 
     settings: Settings
     db: Database
     queue: JobQueue
+    clock: Callable[[], datetime] = utcnow
 
 
 JobFunction = Callable[..., Awaitable[Any]]
@@ -58,6 +64,8 @@ def job_function(name: str) -> JobFunction:
 class JobQueue(Protocol):
     async def enqueue(self, name: str, **kwargs: Any) -> None: ...
 
+    async def enqueue_in(self, seconds: float, name: str, **kwargs: Any) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -72,15 +80,33 @@ class InlineQueue:
     settings: Settings
     db: Database
     background: bool = False
+    clock: Callable[[], datetime] = utcnow
+    #: Jobs asked for later while not in the background (tests run them when they like).
+    deferred: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
         function = job_function(name)
-        ctx = JobContext(self.settings, self.db, self)
+        ctx = JobContext(self.settings, self.db, self, self.clock)
         if not self.background:
             await function(ctx, **kwargs)
             return
         task = asyncio.create_task(self._run_logged(name, function, ctx, kwargs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def enqueue_in(self, seconds: float, name: str, **kwargs: Any) -> None:
+        """Run the job after ``seconds``: a task in the background, else remembered."""
+        job_function(name)  # refuse unknown names now
+        if not self.background:
+            self.deferred.append((seconds, name, kwargs))
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(seconds)
+            await self.enqueue(name, **kwargs)
+
+        task = asyncio.create_task(later())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -51,6 +51,10 @@ class ArqQueue:
         self._pool: ArqRedis | None = None
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
+        """Send a job to Redis now (see :meth:`enqueue_in`)."""
+        await self.enqueue_in(0, name, **kwargs)
+
+    async def enqueue_in(self, seconds: float, name: str, **kwargs: Any) -> None:
         """Send a job to Redis in one round trip (what ``ArqRedis.enqueue_job`` writes).
 
         arq's ``enqueue_job`` first WATCHes and checks the job key, which only matters
@@ -64,9 +68,10 @@ class ArqQueue:
         job_id = uuid4().hex
         now_ms = timestamp_ms()
         job = serialize_job(name, (), kwargs, None, now_ms, serializer=pool.job_serializer)
+        run_at_ms = now_ms + max(0, int(seconds * 1000))
         async with pool.pipeline(transaction=True) as pipe:
-            pipe.psetex(job_key_prefix + job_id, pool.expires_extra_ms, job)
-            pipe.zadd(pool.default_queue_name, {job_id: now_ms})
+            pipe.psetex(job_key_prefix + job_id, run_at_ms - now_ms + pool.expires_extra_ms, job)
+            pipe.zadd(pool.default_queue_name, {job_id: run_at_ms})
             await pipe.execute()
 
     async def close(self) -> None:

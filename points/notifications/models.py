@@ -28,3 +28,8 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+    #: A send whose outcome is unknown (a timeout after WeCom may have delivered):
+    #: the exact message is retried under this key while WeCom's duplicate check
+    #: still covers it, so it reaches the person once.
+    send_key: str | None = Field(default=None, max_length=64)
+    uncertain_since: datetime | None = Field(default=None, sa_type=AwareDateTime)

@@ -325,6 +325,9 @@ def approval_events(
     """
     if not approval.applicant:
         raise ValueError(f"approval {approval.sp_no} has no applicant")
+    if approval.apply_time <= 0:
+        # Never an approval "of 1970": a detail without apply_time is refused.
+        raise ValueError(f"approval {approval.sp_no} has no apply_time")
     base = {
         "sp_no": approval.sp_no,
         "template": approval.sp_name,

@@ -22,7 +22,14 @@ from typing import Any
 
 import httpx
 
-from points.wecom.errors import RATE_LIMIT_CODES, WeComError, WeComUnavailable
+from points.wecom.errors import (
+    RATE_LIMIT_CODES,
+    TOKEN_INVALID_CODES,
+    RepeatedCursor,
+    TokenCircuitOpen,
+    WeComError,
+    WeComUnavailable,
+)
 from points.wecom.tokens import InMemoryTokenStore, RedisTokenStore, TokenStore
 
 __all__ = [
@@ -40,7 +47,6 @@ __all__ = [
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 
-TOKEN_INVALID_CODES = frozenset({40001, 40014, 41001, 42001})
 SYSTEM_BUSY = -1
 APPROVAL_WINDOW = 31 * 86400
 CHECKIN_WINDOW = 30 * 86400
@@ -91,6 +97,19 @@ class OAuthUser:
     user_ticket: str | None = None
 
 
+def _decode(response: httpx.Response, expect: str | None) -> tuple[dict[str, Any], str]:
+    """The JSON object of a 200 answer, or a reason it cannot be used."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}, "response is not JSON"
+    if not isinstance(data, dict):
+        return {}, "response is not a JSON object"
+    if expect and int(data.get("errcode", 0) or 0) == 0 and expect not in data:
+        return {}, f"success without {expect}"
+    return data, ""
+
+
 # -- the client -------------------------------------------------------------------
 
 
@@ -116,6 +135,8 @@ class WeComClient:
         refresh_margin_seconds: int = 300,
         timeout_seconds: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        breaker_threshold: int = 2,
+        breaker_seconds: float = 300.0,
     ) -> None:
         self.api_base = (api_base or DEFAULT_API_BASE).rstrip("/")
         self.corp_id = corp_id
@@ -133,6 +154,14 @@ class WeComClient:
         # the secret itself must not end up in Redis keys.
         digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
         self._token_key = f"token:{corp_id}:{digest}"
+        # The token circuit breaker: after ``breaker_threshold`` fresh tokens in a row
+        # are rejected, no process fetches another for ``breaker_seconds`` (the flag
+        # lives in the shared store), so a token WeCom keeps refusing cannot turn
+        # every call into a gettoken.
+        self._breaker_key = f"breaker:{corp_id}:{digest}"
+        self._breaker_threshold = breaker_threshold
+        self._breaker_seconds = breaker_seconds
+        self._fresh_rejections = 0
 
     def __repr__(self) -> str:  # never show the secret
         return f"WeComClient(api_base={self.api_base!r}, corp_id={self.corp_id!r})"
@@ -174,10 +203,13 @@ class WeComClient:
         json: Any = None,
         idempotent: bool = True,
         token: str | None = None,
+        expect: str | None = None,
     ) -> dict[str, Any]:
         """One logical request with bounded backoff; returns the JSON with errcode 0.
 
-        Raises :class:`WeComError` for any non-zero errcode left after retries.
+        An answer that is not JSON, or a success without the ``expect`` field (a
+        partial answer), is retried like a 502 for reads. Raises :class:`WeComError`
+        for any non-zero errcode left after retries.
         """
         query = dict(params or {})
         if token is not None:
@@ -207,12 +239,13 @@ class WeComClient:
             if response.status_code != 200:
                 code = 429 if response.status_code == 429 else -1
                 raise WeComUnavailable(code, f"HTTP {response.status_code}", path=path)
-            try:
-                data = response.json()
-            except ValueError:
-                raise WeComUnavailable(-1, "response is not JSON", path=path) from None
-            if not isinstance(data, dict):
-                raise WeComUnavailable(-1, "response is not a JSON object", path=path)
+            data, problem = _decode(response, expect)
+            if problem:
+                if idempotent and attempt < self.max_retries:
+                    await self._sleep(self._delay(attempt))
+                    attempt += 1
+                    continue
+                raise WeComUnavailable(-1, problem, path=path)
             errcode = int(data.get("errcode", 0) or 0)
             if errcode == 0:
                 return data
@@ -235,6 +268,14 @@ class WeComClient:
             token = await self.token_store.get(self._token_key)
             if token:
                 return token
+            if await self.token_store.get(self._breaker_key):
+                raise TokenCircuitOpen(
+                    42001,
+                    "WeCom keeps rejecting new access tokens; no new token is fetched for"
+                    f" {int(self._breaker_seconds // 60)} minutes (check the app's secret"
+                    " and whether it was reset)",
+                    path="/cgi-bin/gettoken",
+                )
             data = await self._request(
                 "GET",
                 "/cgi-bin/gettoken",
@@ -260,21 +301,49 @@ class WeComClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         idempotent: bool = True,
+        expect: str | None = None,
     ) -> dict[str, Any]:
-        """Call an API that needs the access token; refresh it once if WeCom rejects it."""
+        """Call an API that needs the access token; refresh it once if WeCom rejects it.
+
+        ``expect`` names the field a success must carry (see :meth:`_request`).
+        """
+        options: dict[str, Any] = {
+            "params": params,
+            "json": json,
+            "idempotent": idempotent,
+            "expect": expect,
+        }
         token = await self.access_token()
         try:
-            return await self._request(
-                method, path, params=params, json=json, idempotent=idempotent, token=token
-            )
+            return await self._request(method, path, token=token, **options)
         except WeComError as exc:
             if exc.errcode not in TOKEN_INVALID_CODES:
                 raise
         await self.invalidate_token(token)
         token = await self.access_token()
-        return await self._request(
-            method, path, params=params, json=json, idempotent=idempotent, token=token
-        )
+        try:
+            data = await self._request(method, path, token=token, **options)
+        except WeComError as exc:
+            if exc.errcode in TOKEN_INVALID_CODES:
+                await self._fresh_token_rejected(token)
+            raise
+        if self._fresh_rejections:
+            self._fresh_rejections = 0
+            await self.token_store.delete(self._breaker_key + ":count")
+        return data
+
+    async def _fresh_token_rejected(self, token: str) -> None:
+        # Counted in the shared store: every run opens its own client, and several
+        # processes may be refreshing the same rejected token.
+        key = self._breaker_key + ":count"
+        count = int(await self.token_store.get(key) or 0) + 1
+        self._fresh_rejections = count
+        await self.invalidate_token(token)
+        if count >= self._breaker_threshold:
+            await self.token_store.set(self._breaker_key, "open", self._breaker_seconds)
+            await self.token_store.delete(key)
+        else:
+            await self.token_store.set(key, str(count), self._breaker_seconds)
 
     # -- approvals ---------------------------------------------------------------
 
@@ -296,22 +365,42 @@ class WeComClient:
         for lo, hi in split_window(start, end, APPROVAL_WINDOW):
             next_cursor = cursor
             cursor = ""
+            used: set[str] = set()
             while True:
-                body: dict[str, Any] = {
-                    "starttime": str(lo),
-                    "endtime": str(hi),
-                    "new_cursor": next_cursor,
-                    "size": size,
-                }
-                if filters:
-                    body["filters"] = list(filters)
-                data = await self.call("POST", "/cgi-bin/oa/getapprovalinfo", json=body)
-                for sp_no in data.get("sp_no_list") or []:
-                    seen[str(sp_no)] = None
-                next_cursor = str(data.get("new_next_cursor") or "")
+                sp_nos, next_cursor = await self.approval_page(
+                    lo, hi, next_cursor, size=size, filters=filters
+                )
+                seen.update(dict.fromkeys(sp_nos))
                 if not next_cursor:
                     break
+                if next_cursor in used:
+                    raise RepeatedCursor("/cgi-bin/oa/getapprovalinfo")
+                used.add(next_cursor)
         return list(seen)
+
+    async def approval_page(
+        self,
+        lo: int,
+        hi: int,
+        cursor: str = "",
+        *,
+        size: int = 100,
+        filters: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[list[str], str]:
+        """One page of SpNos applied for in ``[lo, hi]`` (≤31 days) and the next cursor."""
+        body: dict[str, Any] = {
+            "starttime": str(lo),
+            "endtime": str(hi),
+            "new_cursor": cursor,
+            "size": size,
+        }
+        if filters:
+            body["filters"] = list(filters)
+        data = await self.call(
+            "POST", "/cgi-bin/oa/getapprovalinfo", json=body, expect="sp_no_list"
+        )
+        sp_nos = [str(sp_no) for sp_no in data.get("sp_no_list") or []]
+        return sp_nos, str(data.get("new_next_cursor") or "")
 
     async def get_approval_detail(self, sp_no: str) -> dict[str, Any]:
         """The full approval (``info`` object of ``getapprovaldetail``)."""
@@ -332,28 +421,40 @@ class WeComClient:
         userids: Sequence[str],
         *,
         data_type: int = 3,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         """Check-in records (``checkindata``) for the users in ``[start, end]``.
 
         Calls in ≤30-day windows and batches of ≤100 users. ``data_type`` 3 means all
         kinds (on/off duty and outside check-ins).
         """
-        records: list[dict[str, Any]] = []
+        records: list[Any] = []
         users = list(dict.fromkeys(userids))
         for lo, hi in split_window(start, end, CHECKIN_WINDOW):
             for batch in batched(users, MAX_USERS_PER_CALL):
-                data = await self.call(
-                    "POST",
-                    "/cgi-bin/checkin/getcheckindata",
-                    json={
-                        "opencheckindatatype": data_type,
-                        "starttime": lo,
-                        "endtime": hi,
-                        "useridlist": batch,
-                    },
-                )
-                records.extend(data.get("checkindata") or [])
+                records.extend(await self.checkin_batch(lo, hi, batch, data_type=data_type))
         return records
+
+    async def checkin_batch(
+        self, lo: int, hi: int, userids: Sequence[str], *, data_type: int = 3
+    ) -> list[Any]:
+        """One ``getcheckindata`` call (≤30 days, ≤100 users), records as WeCom sent them.
+
+        A success without ``checkindata`` is a partial answer (retried, then an
+        error), never "no check-ins".
+        """
+        data = await self.call(
+            "POST",
+            "/cgi-bin/checkin/getcheckindata",
+            json={
+                "opencheckindatatype": data_type,
+                "starttime": lo,
+                "endtime": hi,
+                "useridlist": list(userids),
+            },
+            expect="checkindata",
+        )
+        records = data.get("checkindata")
+        return list(records) if isinstance(records, list) else []
 
     # -- contacts ----------------------------------------------------------------
 
@@ -392,6 +493,7 @@ class WeComClient:
                     "POST",
                     "/cgi-bin/externalcontact/get_user_behavior_data",
                     json={"userid": [userid], "start_time": lo, "end_time": hi},
+                    expect="behavior_data",
                 )
                 rows.extend(data.get("behavior_data") or [])
             result[userid] = rows

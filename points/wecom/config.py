@@ -110,7 +110,12 @@ async def open_client(
         redis = Redis.from_url(settings.REDIS_URL)
         store = RedisTokenStore(redis)
     client = WeComClient(
-        settings.WECOM_API_BASE, settings.WECOM_CORP_ID, settings.WECOM_SECRET, store, http
+        settings.WECOM_API_BASE,
+        settings.WECOM_CORP_ID,
+        settings.WECOM_SECRET,
+        store,
+        http,
+        backoff_base_seconds=settings.WECOM_RETRY_BASE_SECONDS,
     )
     try:
         yield client

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["RATE_LIMIT_CODES", "WeComError", "WeComUnavailable"]
+__all__ = [
+    "RATE_LIMIT_CODES",
+    "TOKEN_INVALID_CODES",
+    "RepeatedCursor",
+    "TokenCircuitOpen",
+    "WeComError",
+    "WeComUnavailable",
+]
 
+#: 45009: the API's frequency limit; 45033: too many concurrent calls. WeCom sends no
+#: Retry-After; its limits are per minute and per hour.
 RATE_LIMIT_CODES = frozenset({45009, 45033})
+TOKEN_INVALID_CODES = frozenset({40001, 40014, 41001, 42001})
 
 # Configuration errors get a bilingual hint naming the setting or console page to fix.
 _HINTS: dict[int, str] = {
@@ -78,6 +88,35 @@ class WeComError(Exception):
         """True when WeCom still refused for rate limits after the retries."""
         return self.errcode in RATE_LIMIT_CODES or self.errcode == 429
 
+    @property
+    def is_about_the_record(self) -> bool:
+        """True when WeCom refused one record (an approval that no longer exists, a
+        parameter it rejects), not the call: that record is quarantined, the run
+        goes on. WeCom's OA errors are 30xxxx; 40058 is an invalid parameter.
+        """
+        if isinstance(self, WeComUnavailable | RepeatedCursor | TokenCircuitOpen):
+            return False
+        return self.errcode == 40058 or 300000 <= self.errcode < 400000
+
+    @property
+    def stops_the_run(self) -> bool:
+        """True for everything else (configuration, rate limits, tokens, outages and
+        codes we do not know): the run stops and resumes later where it stopped, so
+        no record is given up on because of the connection.
+        """
+        return not self.is_about_the_record
+
 
 class WeComUnavailable(WeComError):
-    """Network failure or HTTP error status after the retries (``errcode`` -1)."""
+    """Network failure, HTTP error status or an unreadable answer after the retries."""
+
+
+class RepeatedCursor(WeComError):
+    """WeCom handed back a paging cursor it had already given: following it would loop."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(-1, "WeCom returned the same cursor twice; paging stopped", path=path)
+
+
+class TokenCircuitOpen(WeComError):
+    """WeCom keeps rejecting fresh tokens: no more ``gettoken`` calls for a while."""

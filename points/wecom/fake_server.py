@@ -49,6 +49,11 @@ class _Injected:
     errcode: int
     errmsg: str
     http_status: int = 200
+    #: Calls to this path that still pass before this answer is given.
+    skip: int = 0
+    #: "error" (errcode), "html" (not JSON), "partial" (errcode 0 without the data),
+    #: "after" (do the work, then answer 504: a timeout after delivery).
+    kind: str = "error"
 
 
 @dataclass
@@ -70,11 +75,29 @@ class FakeWeCom:
     token_ttl: int = 7200
     untrusted_ip: bool = False
     server_ip: str = "127.0.0.1"
+    #: Members without a WeCom licence: messages to them come back in unlicenseduser.
+    unlicensed: set[str] = field(default_factory=set)
+    #: Answer every approval page with the cursor it was asked for (a WeCom bug).
+    stuck_cursor: bool = False
+    #: Reject every access token, even fresh ones (e.g. the secret was reset).
+    reject_tokens: bool = False
+    #: Malformed records added to every check-in / behaviour answer (null, strings,
+    #: rows without their time), as a misbehaving WeCom might send them.
+    junk_checkins: list[Any] = field(default_factory=list)
+    junk_behavior: list[Any] = field(default_factory=list)
+    #: Detail answers that differ from the listed approval (e.g. missing fields).
+    detail_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Calls left per path before WeCom's rate limit answers (45009) every call;
+    #: ``limits.clear()`` lifts it (the minute or hour has passed).
+    limits: dict[str, int] = field(default_factory=dict)
     # What happened, for assertions.
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     sent_messages: list[dict[str, Any]] = field(default_factory=list)
     tokens_issued: int = 0
     approval_windows: list[tuple[int, int]] = field(default_factory=list)
+    #: (userid, title) of every message that reached someone (duplicates dropped).
+    deliveries: list[tuple[str, str]] = field(default_factory=list)
+    _delivered_at: dict[str, float] = field(default_factory=dict)
     _tokens: dict[str, float] = field(default_factory=dict)
     _injected: list[_Injected] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -93,6 +116,29 @@ class FakeWeCom:
         with self._lock:
             for _ in range(times):
                 self._injected.append(_Injected(path, errcode, errmsg or f"injected {errcode}"))
+
+    def fail_after(
+        self, path: str, calls: int, errcode: int, errmsg: str = "", *, times: int = 1
+    ) -> None:
+        """Let ``calls`` calls to ``path`` pass, then answer the next ``times`` with ``errcode``."""
+        with self._lock:
+            message = errmsg or f"injected {errcode}"
+            for index in range(times):
+                skip = 0 if index else calls
+                self._injected.append(_Injected(path, errcode, message, skip=skip))
+
+    def clear_injected(self) -> None:
+        """Forget every injected answer not given yet."""
+        with self._lock:
+            self._injected.clear()
+
+    def misbehave_next(self, path: str, kind: str, *, times: int = 1) -> None:
+        """The next ``times`` calls to ``path``: ``"html"`` answers a non-JSON page,
+        ``"partial"`` a success without its data, ``"after"`` does the work and then
+        answers 504 (the caller cannot know it was done)."""
+        with self._lock:
+            for _ in range(times):
+                self._injected.append(_Injected(path, 0, kind, kind=kind))
 
     def rate_limit_next(self, times: int = 1, *, path: str = "*", http_429: bool = False) -> None:
         """Answer the next ``times`` calls with a rate limit (45009, or HTTP 429)."""
@@ -218,6 +264,9 @@ class FakeWeCom:
         with self._lock:
             for index, item in enumerate(self._injected):
                 if item.path in (path, "*"):
+                    if item.skip > 0:
+                        item.skip -= 1
+                        return None
                     return self._injected.pop(index)
         return None
 
@@ -226,7 +275,7 @@ class FakeWeCom:
             return _error(41001, "access_token missing")
         with self._lock:
             expires = self._tokens.get(token)
-        if expires is None:
+        if expires is None or self.reject_tokens:
             return _error(40014, "invalid access_token")
         if time.time() >= expires:
             return _error(42001, "access_token expired")
@@ -261,12 +310,25 @@ class FakeWeCom:
                             f"from ip: {self.server_ip}",
                         )
                     )
+            with self._lock:
+                left = self.limits.get(path)
+                if left is not None:
+                    self.limits[path] = left - 1
+            if left is not None and left <= 0:
+                return JSONResponse(_error(45009, "api freq out of limit, hint: [fake]"))
             injected = self._take_injected(path)
-            if injected is not None:
-                return JSONResponse(
-                    _error(injected.errcode, injected.errmsg), status_code=injected.http_status
-                )
-            return JSONResponse(await handler(request, body))
+            if injected is None:
+                return JSONResponse(await handler(request, body))
+            if injected.kind == "html":
+                return Response("<html><body>系统繁忙</body></html>", media_type="text/html")
+            if injected.kind == "partial":
+                return JSONResponse(_ok())
+            if injected.kind == "after":
+                await handler(request, body)
+                return Response("gateway timeout", status_code=504)
+            return JSONResponse(
+                _error(injected.errcode, injected.errmsg), status_code=injected.http_status
+            )
 
         return endpoint
 
@@ -299,15 +361,17 @@ class FakeWeCom:
             (a for a in self.approvals.values() if start <= int(a["apply_time"]) <= end),
             key=lambda a: (int(a["apply_time"]), a["sp_no"]),
         )
+        cursor = str(body.get("new_cursor", ""))
         page, following = self._page(
-            [a["sp_no"] for a in matching],
-            str(body.get("new_cursor", "")),
-            int(body.get("size", 100)),
+            [a["sp_no"] for a in matching], cursor, int(body.get("size", 100))
         )
+        if self.stuck_cursor and following:
+            following = cursor or following  # the first page's cursor, over and over
         return _ok(sp_no_list=page, new_next_cursor=following)
 
     async def _approval_detail(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
-        info = self.approvals.get(str(body.get("sp_no", "")))
+        sp_no = str(body.get("sp_no", ""))
+        info = self.detail_answers.get(sp_no) or self.approvals.get(sp_no)
         if info is None:
             return _error(301025, "sp_no not found")
         return _ok(info=info)
@@ -324,7 +388,7 @@ class FakeWeCom:
             for c in self.checkins
             if c["userid"] in users and start <= int(c["checkin_time"]) <= end
         ]
-        return _ok(checkindata=rows)
+        return _ok(checkindata=rows + list(self.junk_checkins))
 
     async def _department_list(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         raw = request.query_params.get("id", "")
@@ -364,7 +428,8 @@ class FakeWeCom:
                     for key, value in row.items():
                         if key != "stat_time":
                             total[key] = total.get(key, 0) + value
-        return _ok(behavior_data=[totals[k] for k in sorted(totals)])
+        rows = [totals[k] for k in sorted(totals)]
+        return _ok(behavior_data=rows + list(self.junk_behavior))
 
     async def _external_contact(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         contact = self.external_contacts.get(request.query_params.get("external_userid", ""))
@@ -381,14 +446,40 @@ class FakeWeCom:
     async def _send_message(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         if str(body.get("agentid", "")) != str(self.agent_id):
             return _error(40056, "invalid agentid")
-        known = {u["userid"] for u in self.users}
-        invalid = [
-            u
-            for u in str(body.get("touser", "")).split("|")
-            if u and u != "@all" and u not in known
-        ]
+        # WeCom matches userids without case and answers unknown ones lower-cased.
+        known = {u["userid"].lower(): u["userid"] for u in self.users}
+        unlicensed = {u.lower() for u in self.unlicensed}
+        invalid: list[str] = []
+        skipped: list[str] = []
         self.sent_messages.append(body)
-        return _ok(invaliduser="|".join(invalid), msgid=f"msg-{len(self.sent_messages)}")
+        title = str((body.get("textcard") or {}).get("title", ""))
+        window = int(body.get("duplicate_check_interval") or 1800)
+        for userid in str(body.get("touser", "")).split("|"):
+            if not userid or userid == "@all":
+                continue
+            if userid.lower() not in known:
+                invalid.append(userid.lower())
+            elif userid.lower() in unlicensed:
+                skipped.append(userid.lower())
+            else:
+                self._deliver(known[userid.lower()], title, body, window)
+        return _ok(
+            invaliduser="|".join(invalid),
+            unlicenseduser="|".join(skipped),
+            msgid=f"msg-{len(self.sent_messages)}",
+        )
+
+    def _deliver(self, userid: str, title: str, body: dict[str, Any], window: int) -> None:
+        """Deliver, unless WeCom's duplicate check drops it (same content, same user)."""
+        content = {k: v for k, v in body.items() if k != "touser"}
+        key = f"{userid}:{sorted(content.items())!r}"
+        now = time.time()
+        with self._lock:
+            last = self._delivered_at.get(key)
+            if body.get("enable_duplicate_check") and last is not None and now - last < window:
+                return
+            self._delivered_at[key] = now
+            self.deliveries.append((userid, title))
 
     async def _user_info(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         code = request.query_params.get("code", "")

@@ -5,6 +5,7 @@ strings, nested look-ups, Unix times in Asia/Shanghai, and the event shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,3 +77,19 @@ def dig(value: Any, *path: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record WeCom sent that cannot be used, as it came, and why."""
+
+    raw: Any
+    reason: str
+
+
+@dataclass
+class Sorted:
+    """Records sorted into events and rejects; one bad record never stops the rest."""
+
+    events: list[EventIn] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)

@@ -2,8 +2,9 @@
 
 Every job is safe to run twice: events are keyed (source ``"wecom"`` plus the
 object's external id), contacts sync converges, digests are one per person and day.
-Each pull connector records its last successful window in ``wecom_connector`` and
-resumes from there after a failure. In production arq runs them on a schedule
+Each pull connector keeps its cursor in ``wecom_connector``, moved only with the
+records it covers (:mod:`points.wecom.runs`), and resumes from there after a
+failure or a rate limit. In production arq runs them on a schedule
 (points/jobs/schedule.py); the embedded default runs ``points wecom pull``.
 """
 
@@ -11,18 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.calendar import day_start, local_day
 from points.db import utcnow
 from points.events.schemas import EventIn
 from points.events.service import MAX_BATCH, ingest
 from points.jobs import InlineQueue, JobContext, commit, job, job_function
-from points.ledger.service import insert_for
-from points.org.models import Employee, EmployeeStatus
+from points.wecom import runs
 from points.wecom.callback import detail_request_from_dict
 from points.wecom.client import WeComClient, WeComError
 from points.wecom.config import (
@@ -32,21 +31,21 @@ from points.wecom.config import (
     api_ready,
     open_client,
 )
-from points.wecom.connectors import connector_state, record_failure, record_success
+from points.wecom.connectors import (
+    connector_state,
+    record_failure,
+    record_success,
+    record_throttled,
+    save_progress,
+    warn_if_lagging,
+)
 from points.wecom.contacts import SuspiciousSync, apply_leaver, sync_contacts
 from points.wecom.messages import digest_day, queue_daily_digests, send_outbox
-from points.wecom.models import BehaviorDay, ConnectorState
+from points.wecom.models import ConnectorState
 from points.wecom.policy import load_policy
-from points.wecom.pull import pull_approvals, pull_checkins, resolve_detail_requests
+from points.wecom.pull import resolve_detail_requests
 
 log = logging.getLogger(__name__)
-
-#: Approvals change status after they are applied for, and the list API filters by
-#: application time: each run looks this far behind the last window again.
-APPROVAL_LOOKBACK = timedelta(days=3)
-#: After a long outage, catch up at most this far back.
-MAX_CATCH_UP = timedelta(days=90)
-DAY_WINDOW_MAX = timedelta(days=30)
 
 #: Job name per connector (``points wecom pull --connector NAME``).
 CONNECTOR_JOBS = {
@@ -56,15 +55,12 @@ CONNECTOR_JOBS = {
     "behavior": "wecom_pull_behavior",
 }
 
-#: When arq runs what (the worker's time zone is POINTS_TIMEZONE).
-Window = tuple[datetime, datetime]
-RunResult = tuple[Window | None, dict[str, Any]]
-Work = Callable[[WeComClient, ConnectorState, datetime], Awaitable[RunResult]]
+Work = Callable[[WeComClient, ConnectorState, datetime], Awaitable[dict[str, Any] | None]]
 
 
 async def run_connector_job(queue: InlineQueue, name: str) -> Any:
     """Run a connector job in this process (``points wecom pull``, tests)."""
-    return await job_function(name)(JobContext(queue.settings, queue.db, queue))
+    return await job_function(name)(JobContext(queue.settings, queue.db, queue, queue.clock))
 
 
 def _problem(exc: BaseException) -> str:
@@ -75,25 +71,78 @@ def _problem(exc: BaseException) -> str:
 
 
 async def run_connector(ctx: JobContext, name: str, work: Work) -> dict[str, Any]:
-    """Run one connector and record the outcome; re-raise failures for the queue."""
+    """Run one connector and record how it ended.
+
+    - a rate limit pauses the connector (growing, capped, jittered) and reschedules
+      the job for when the pause ends; the run reads as throttled, not failed;
+    - a configuration error (untrusted IP, bad secret, …) stops at once and says so:
+      retrying cannot help until an admin fixes it, so the job is not retried;
+    - anything else is a failure, raised so the queue retries the job with backoff.
+
+    In every case the cursor stays where the stored data stops.
+    """
     if not api_ready(ctx.settings):
         return {"skipped": "WeCom is not configured"}
-    now = utcnow()
+    now = ctx.clock()
     async with ctx.db.session() as session:
         state = await connector_state(session, name)
+    if state.backoff_until is not None and state.backoff_until > now:
+        return {"throttled": True, "resume_at": state.backoff_until.isoformat()}
     try:
         async with open_client(ctx.settings) as client:
-            window, result = await work(client, state, now)
+            result = await work(client, state, now)
+    except WeComError as exc:
+        async with ctx.db.session() as session:
+            outcome = await _record_stop(ctx, session, name, exc, now)
+            await session.commit()
+        if outcome.get("resume_in") is not None:
+            await ctx.queue.enqueue_in(float(outcome.pop("resume_in")), CONNECTOR_JOBS[name])
+        if outcome.get("status") == "failed":
+            raise
+        return outcome
     except Exception as exc:
         log.warning("WeCom connector %s failed: %s", name, _problem(exc))
         async with ctx.db.session() as session:
-            await record_failure(session, name, _problem(exc))
+            await record_failure(session, name, _problem(exc), now=now)
+            await warn_if_lagging(session, ctx.settings, name, now=now)
             await session.commit()
         raise
     async with ctx.db.session() as session:
-        await record_success(session, name, window=window, result=result)
+        if result is None:
+            result = {"skipped": "up to date"}
+        await record_success(session, name, now=now, result=result)
+        await warn_if_lagging(session, ctx.settings, name, now=now)
         await session.commit()
     return result
+
+
+async def _record_stop(
+    ctx: JobContext, session: AsyncSession, name: str, exc: WeComError, now: datetime
+) -> dict[str, Any]:
+    """Record a run WeCom stopped; says whether to resume later or raise."""
+    problem = _problem(exc)
+    outcome: dict[str, Any]
+    if exc.is_rate_limited:
+        until = await record_throttled(
+            session, name, now=now, error=problem, result={"throttled": True}
+        )
+        log.info("WeCom connector %s throttled (%s); resumes at %s", name, exc.errcode, until)
+        outcome = {
+            "throttled": True,
+            "errcode": exc.errcode,
+            "resume_at": until.isoformat(),
+            "resume_in": (until - now).total_seconds(),
+        }
+    elif exc.is_config_error:
+        log.error("WeCom connector %s stopped: %s", name, problem)
+        await record_failure(session, name, problem, now=now, status="misconfigured")
+        outcome = {"status": "misconfigured", "error": problem}
+    else:
+        log.warning("WeCom connector %s failed: %s", name, problem)
+        await record_failure(session, name, problem, now=now)
+        outcome = {"status": "failed", "error": problem}
+    await warn_if_lagging(session, ctx.settings, name, now=now)
+    return outcome
 
 
 async def _store(ctx: JobContext, events: Sequence[EventIn]) -> dict[str, int]:
@@ -105,32 +154,6 @@ async def _store(ctx: JobContext, events: Sequence[EventIn]) -> dict[str, int]:
                 counts[result.status] += 1
             await commit(session, ctx.queue)
     return counts
-
-
-async def _active_userids(ctx: JobContext) -> list[str]:
-    async with ctx.db.session() as session:
-        rows = await session.exec(
-            select(Employee.userid)
-            .where(Employee.status == EmployeeStatus.active, col(Employee.excluded).is_(False))
-            .order_by(Employee.userid)
-        )
-        return list(rows.all())
-
-
-def _day_window(ctx: JobContext, state: ConnectorState, now: datetime) -> Window | None:
-    """Whole local days from the last window's end up to yesterday; None if up to date."""
-    zone = ctx.settings.zone
-    today = day_start(local_day(now, zone), zone)
-    end = today - timedelta(seconds=1)
-    start = state.window_end + timedelta(seconds=1) if state.window_end else today - timedelta(1)
-    start = max(start, today - DAY_WINDOW_MAX)
-    return None if start > end else (start, end)
-
-
-def _unchanged(state: ConnectorState) -> Window | None:
-    if state.window_start is None or state.window_end is None:
-        return None
-    return state.window_start, state.window_end
 
 
 # -- completing callbacks ------------------------------------------------------------
@@ -190,39 +213,25 @@ async def apply_contact_changes(
 
 @job(CONNECTOR_JOBS["approvals"])
 async def pull_approvals_job(ctx: JobContext) -> dict[str, Any]:
-    """Approvals applied for since the last window (minus a look-back), with cursor paging.
+    """Approvals applied for since the stored window (minus a look-back), chunk by chunk.
 
     Recovers callbacks WeCom lost: the same external ids, so nothing is scored twice.
     """
 
-    async def work(
-        client: WeComClient, state: ConnectorState, now: datetime
-    ) -> tuple[Window | None, dict[str, Any]]:
-        start = (state.window_end or now) - APPROVAL_LOOKBACK
-        start = max(start, now - MAX_CATCH_UP)
-        async with ctx.db.session() as session:
-            policy = await load_policy(session)
-        pulled = await pull_approvals(client, start, now, policy)
-        counts = await _store(ctx, pulled.events)
-        failures = dict(list(pulled.failures.items())[:20])
-        return (start, now), {"events": len(pulled.events), **counts, "failures": failures}
+    async def work(client: WeComClient, state: ConnectorState, now: datetime) -> dict[str, Any]:
+        return await runs.pull_approvals(ctx, client, state, now)
 
     return await run_connector(ctx, "approvals", work)
 
 
 @job(CONNECTOR_JOBS["checkins"])
 async def pull_checkins_job(ctx: JobContext) -> dict[str, Any]:
-    """Check-ins of whole days since the last window (daily)."""
+    """Check-ins of every whole day not stored yet (daily; catches up after outages)."""
 
     async def work(
         client: WeComClient, state: ConnectorState, now: datetime
-    ) -> tuple[Window | None, dict[str, Any]]:
-        window = _day_window(ctx, state, now)
-        userids = await _active_userids(ctx)
-        if window is None or not userids:
-            return _unchanged(state), {"skipped": "up to date"}
-        events = await pull_checkins(client, window[0], window[1], userids)
-        return window, {"events": len(events), **await _store(ctx, events)}
+    ) -> dict[str, Any] | None:
+        return await runs.pull_checkins(ctx, client, state, now)
 
     return await run_connector(ctx, "checkins", work)
 
@@ -231,13 +240,12 @@ async def pull_checkins_job(ctx: JobContext) -> dict[str, Any]:
 async def sync_contacts_job(ctx: JobContext) -> dict[str, Any]:
     """Departments and members from WeCom; new hires, moves and leavers follow."""
 
-    async def work(
-        client: WeComClient, state: ConnectorState, now: datetime
-    ) -> tuple[Window | None, dict[str, Any]]:
+    async def work(client: WeComClient, state: ConnectorState, now: datetime) -> dict[str, Any]:
         async with ctx.db.session() as session:
             summary = await sync_contacts(session, ctx.settings, client)
+            await save_progress(session, "contacts", window_end=now)
             await commit(session, ctx.queue)
-        return (state.window_end or now, now), summary.to_dict()
+        return summary.to_dict()
 
     return await run_connector(ctx, "contacts", work)
 
@@ -248,55 +256,10 @@ async def pull_behavior_job(ctx: JobContext) -> dict[str, Any]:
 
     async def work(
         client: WeComClient, state: ConnectorState, now: datetime
-    ) -> tuple[Window | None, dict[str, Any]]:
-        window = _day_window(ctx, state, now)
-        userids = await _active_userids(ctx)
-        if window is None or not userids:
-            return _unchanged(state), {"skipped": "up to date"}
-        rows: list[dict[str, Any]] = []
-        failures: dict[str, str] = {}
-        for userid in userids:
-            try:
-                data = await client.get_user_behavior_data([userid], window[0], window[1])
-            except WeComError as exc:
-                if exc.is_config_error or exc.is_rate_limited:
-                    raise
-                failures[userid] = f"errcode {exc.errcode}"  # e.g. no customer-contact licence
-                continue
-            for item in data.get(userid, []):
-                day = datetime.fromtimestamp(int(item["stat_time"]), ctx.settings.zone).date()
-                rows.append(_behavior_row(userid, day, item))
-        async with ctx.db.session() as session:
-            for row in rows:
-                stmt = insert_for(session, BehaviorDay).values(**row)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["userid", "day"],
-                    set_={k: v for k, v in row.items() if k not in ("userid", "day")},
-                )
-                await session.exec(stmt)
-            await session.commit()
-        return window, {"rows": len(rows), "failures": dict(list(failures.items())[:20])}
+    ) -> dict[str, Any] | None:
+        return await runs.pull_behavior(ctx, client, state, now)
 
     return await run_connector(ctx, "behavior", work)
-
-
-def _behavior_row(userid: str, day: date, item: dict[str, Any]) -> dict[str, Any]:
-    def number(key: str) -> int:
-        try:
-            return int(item.get(key) or 0)
-        except (TypeError, ValueError):
-            return 0
-
-    return {
-        "userid": userid,
-        "day": day,
-        "chat_cnt": number("chat_cnt"),
-        "message_cnt": number("message_cnt"),
-        "new_apply_cnt": number("new_apply_cnt"),
-        "new_contact_cnt": number("new_contact_cnt"),
-        "negative_feedback_cnt": number("negative_feedback_cnt"),
-        "fetched_at": utcnow(),
-    }
 
 
 # -- app messages -------------------------------------------------------------------------
@@ -308,7 +271,11 @@ async def send_outbox_job(ctx: JobContext) -> dict[str, Any]:
     if not api_ready(ctx.settings) or not ctx.settings.WECOM_AGENT_ID:
         return {"skipped": "WeCom is not configured"}
     async with open_client(ctx.settings) as client:
-        summary = await send_outbox(ctx.db, ctx.settings, client)
+        summary = await send_outbox(ctx.db, ctx.settings, client, now=ctx.clock())
+    if summary.stopped:
+        # Not raised: a retry cannot fix a configuration error or outrun a rate limit;
+        # the messages stay queued for the next scheduled run.
+        log.warning("WeCom outbox stopped: %s", summary.stopped)
     return summary.to_dict()
 
 

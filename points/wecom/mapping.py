@@ -30,7 +30,9 @@ from points.wecom.approvals import (
 )
 from points.wecom.fields import (
     SHANGHAI,
+    Rejected,
     Skip,
+    Sorted,
     as_int,
     as_text,
     create_time,
@@ -57,6 +59,7 @@ __all__ = [
     "customer_tagged_event",
     "events_from_approval_detail",
     "map_callback",
+    "sort_checkins",
     "to_datetime",
 ]
 
@@ -66,23 +69,42 @@ __all__ = [
 _CHECKIN_KINDS = {"上班打卡": "on_duty", "下班打卡": "off_duty", "外出打卡": "outside"}
 
 
-def checkin_events(records: Iterable[Mapping[str, Any]]) -> list[EventIn]:
+def checkin_events(records: Iterable[Any]) -> list[EventIn]:
     """``checkin.recorded`` events for pulled check-in records (``getcheckindata``).
 
     Records of a missed check-in ("未打卡") are skipped: nobody checked in.
     ``on_time`` is False when WeCom flagged a time exception (late / early).
+    Malformed records are left out (see :func:`sort_checkins` to keep them).
     """
-    events: list[EventIn] = []
+    return sort_checkins(records).events
+
+
+def sort_checkins(records: Iterable[Any], *, earliest: int = 1) -> Sorted:
+    """Check-in records → events, and the malformed ones with the reason.
+
+    A record that is not an object, has no userid, or a time ≤ 0 or before
+    ``earliest`` (Unix seconds) is refused on its own; the rest still count.
+    """
+    result = Sorted()
     for record in records:
-        userid = str(record.get("userid") or "").strip()
-        seconds = as_int(record.get("checkin_time"))
+        if not isinstance(record, Mapping):
+            result.rejected.append(Rejected(record, "not an object"))
+            continue
         exception = str(record.get("exception_type") or "")
-        if not userid or seconds <= 0 or "未打卡" in exception:
+        if "未打卡" in exception:
+            continue
+        userid = as_text(record.get("userid"))
+        seconds = as_int(record.get("checkin_time"))
+        if not userid:
+            result.rejected.append(Rejected(record, "missing userid"))
+            continue
+        if seconds <= 0 or seconds < earliest:
+            result.rejected.append(Rejected(record, "impossible checkin_time"))
             continue
         raw_kind = str(record.get("checkin_type") or "")
         kind = _CHECKIN_KINDS.get(raw_kind, raw_kind or "unknown")
-        events.append(
-            make_event(
+        try:
+            event = make_event(
                 f"checkin:{userid}:{seconds}:{kind}",
                 "checkin.recorded",
                 userid,
@@ -94,8 +116,11 @@ def checkin_events(records: Iterable[Mapping[str, Any]]) -> list[EventIn]:
                     "group": str(record.get("groupname") or ""),
                 },
             )
-        )
-    return events
+        except (ValueError, OverflowError, OSError) as exc:  # pydantic's errors included
+            result.rejected.append(Rejected(record, f"unmappable: {type(exc).__name__}"))
+            continue
+        result.events.append(event)
+    return result
 
 
 # -- customers ----------------------------------------------------------------

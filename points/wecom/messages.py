@@ -2,14 +2,30 @@
 
 Messages are rows in :class:`points.notifications.models.Notification`, written in
 the transaction that caused them (a redemption's status change, the digest job).
-Sending is at most once: rows are claimed (``sent_at`` stamped) and committed before
-the WeCom call, so a crash can lose a message but never send it twice. WeCom drops
-messages silently past a per-member limit, so each person gets at most
+
+Delivery is recorded as WeCom answered it:
+
+- each call's rows are claimed (``sent_at`` stamped) and committed just before the
+  call, so a crash can lose a message but never send it twice; rows of later calls
+  stay queued until their turn, so a run that stops early leaves them untouched;
+- an error answer releases what the call claimed; a configuration error (untrusted
+  IP, bad AgentId…) or a rate limit stops the run, the rest stays queued;
+- recipients WeCom lists in ``invaliduser`` or ``unlicenseduser`` (compared without
+  case: WeCom answers ``ZhangSan`` as ``zhangsan``) are marked undeliverable with the
+  reason and never retried;
+- a call whose outcome is unknown (a timeout, "system busy") may have delivered: the
+  exact same message is retried under a ``send_key`` while WeCom's duplicate check,
+  switched on for every message with :data:`DUPLICATE_CHECK_SECONDS`, still covers
+  it, so the person gets it once; after that it is reported, not resent.
+
+WeCom drops messages silently past a per-member limit, so each person gets at most
 :data:`MAX_PER_PERSON_PER_DAY` a day; the rest wait for the next day.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +43,7 @@ from points.ledger.models import PeriodScore
 from points.notifications.models import Notification
 from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
-from points.wecom.client import WeComClient, WeComError
+from points.wecom.client import WeComClient, WeComError, WeComUnavailable
 
 DIGEST_KIND = "points.digest"
 MAX_PER_PERSON_PER_DAY = 5
@@ -35,6 +51,11 @@ MAX_PER_PERSON_PER_DAY = 5
 MAX_RECIPIENTS_PER_CALL = 1000
 MAX_ATTEMPTS = 5
 BATCH = 500
+#: WeCom's duplicate check window (its maximum, 4 hours) ...
+DUPLICATE_CHECK_SECONDS = 4 * 3600
+#: ... and how long a send of unknown outcome is retried. The outbox runs every 5
+#: minutes, so every retry falls well inside the window WeCom deduplicates.
+UNCERTAIN_RETRY_SECONDS = 3 * 3600
 
 
 def digest_kind(day: date) -> str:
@@ -113,19 +134,28 @@ async def queue_daily_digests(session: AsyncSession, settings: Settings, day: da
 
 @dataclass
 class SendSummary:
+    """What one outbox run did; ``stopped`` says why it ended early (if it did)."""
+
     sent: int = 0
     calls: int = 0
     deferred: int = 0
     failed: int = 0
+    undeliverable: int = 0
+    uncertain: int = 0
+    stopped: str = ""
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "sent": self.sent,
             "calls": self.calls,
             "deferred": self.deferred,
             "failed": self.failed,
         }
+        for key in ("undeliverable", "uncertain", "stopped"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
 
 
 def textcard(
@@ -142,7 +172,7 @@ def textcard(
             "url": url,
         },
         "enable_duplicate_check": 1,
-        "duplicate_check_interval": 1800,
+        "duplicate_check_interval": DUPLICATE_CHECK_SECONDS,
     }
 
 
@@ -179,22 +209,104 @@ async def send_outbox(
                 )
             ).all()
         )
-        chosen: list[int] = []
+        expired = [n for n in pending if _uncertain_expired(n, now)]
+        if expired:
+            await _give_up_uncertain(session, expired)
+        given_up = {n.id for n in expired}
+        chosen: list[Notification] = []
         for note in pending:
-            if used.get(note.userid, 0) >= MAX_PER_PERSON_PER_DAY:
+            if note.id in given_up:
+                continue
+            if note.send_key is None and used.get(note.userid, 0) >= MAX_PER_PERSON_PER_DAY:
                 summary.deferred += 1  # tomorrow: the limit counts today's sends
                 continue
             used[note.userid] = used.get(note.userid, 0) + 1
-            assert note.id is not None
-            chosen.append(note.id)
-        if not chosen:
-            return summary
-        # Claim before sending: a row stamped here is never picked up again.
+            chosen.append(note)
+        await session.commit()
+    summary.undeliverable += len(expired)
+    for chunk in _calls(settings, chosen):
+        if not await _send_chunk(db, settings, client, chunk, now, summary):
+            break  # the rest stays queued for the next run
+    return summary
+
+
+def _calls(settings: Settings, notes: Sequence[Notification]) -> list[list[Notification]]:
+    """The calls to make: a retry of unknown outcome exactly as first sent, then new
+    messages grouped by content, at most 1000 recipients a call."""
+    groups: dict[tuple[str, ...], list[Notification]] = defaultdict(list)
+    for note in notes:
+        if note.send_key is not None:
+            groups[("retry", note.send_key)].append(note)
+        else:
+            groups[("new", note.title, note.body, absolute_url(settings, note.url))].append(note)
+    calls: list[list[Notification]] = []
+    for notes_in_group in groups.values():
+        for start in range(0, len(notes_in_group), MAX_RECIPIENTS_PER_CALL):
+            calls.append(notes_in_group[start : start + MAX_RECIPIENTS_PER_CALL])
+    return calls
+
+
+def _uncertain_expired(note: Notification, now: datetime) -> bool:
+    return note.uncertain_since is not None and (
+        (now - note.uncertain_since).total_seconds() > UNCERTAIN_RETRY_SECONDS
+    )
+
+
+async def _give_up_uncertain(session: AsyncSession, notes: Sequence[Notification]) -> None:
+    # Past WeCom's duplicate window a resend could arrive twice: report instead.
+    await session.exec(
+        update(Notification)
+        .where(col(Notification.id).in_([n.id for n in notes]))
+        .values(
+            attempts=MAX_ATTEMPTS,
+            last_error="delivery unknown: WeCom did not answer; not resent to avoid a duplicate",
+        )
+    )
+
+
+def send_key(payload: dict[str, Any]) -> str:
+    """The message key of one call: the same payload always gives the same key."""
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+async def _update(db: Database, ids: Sequence[int | None], **values: Any) -> None:
+    async with db.session() as session:
+        await session.exec(
+            update(Notification).where(col(Notification.id).in_(list(ids))).values(**values)
+        )
+        await session.commit()
+
+
+async def _send_chunk(
+    db: Database,
+    settings: Settings,
+    client: WeComClient,
+    chunk: Sequence[Notification],
+    now: datetime,
+    summary: SendSummary,
+) -> bool:
+    """Claim, send and record one call; False when the run must stop."""
+    first = chunk[0]
+    recipients = [n.userid for n in chunk]
+    payload = textcard(
+        settings.WECOM_AGENT_ID,
+        recipients,
+        first.title,
+        first.body,
+        absolute_url(settings, first.url),
+    )
+    key = send_key(payload)
+    # Claim before sending: a row stamped here is never picked up by another run.
+    async with db.session() as session:
         claimed = set(
             (
                 await session.exec(
                     update(Notification)
-                    .where(col(Notification.id).in_(chosen), col(Notification.sent_at).is_(None))
+                    .where(
+                        col(Notification.id).in_([n.id for n in chunk]),
+                        col(Notification.sent_at).is_(None),
+                    )
                     .values(sent_at=now, attempts=col(Notification.attempts) + 1)
                     .returning(col(Notification.id))
                 )
@@ -203,60 +315,80 @@ async def send_outbox(
             .all()
         )
         await session.commit()
-    groups: dict[tuple[str, str, str], list[Notification]] = defaultdict(list)
-    for note in pending:
-        if note.id in claimed:
-            groups[(note.title, note.body, absolute_url(settings, note.url))].append(note)
-    for (title, body, url), notes in groups.items():
-        for start in range(0, len(notes), MAX_RECIPIENTS_PER_CALL):
-            chunk = notes[start : start + MAX_RECIPIENTS_PER_CALL]
-            await _send_chunk(db, settings, client, chunk, title, body, url, summary)
-    return summary
-
-
-async def _send_chunk(
-    db: Database,
-    settings: Settings,
-    client: WeComClient,
-    chunk: Sequence[Notification],
-    title: str,
-    body: str,
-    url: str,
-    summary: SendSummary,
-) -> None:
-    recipients = [n.userid for n in chunk]
+    chunk = [n for n in chunk if n.id in claimed]
+    if not chunk:
+        return True
     ids = [n.id for n in chunk]
+    if len(chunk) != len(recipients):  # another run took some: send to the rest only
+        recipients = [n.userid for n in chunk]
+        payload["touser"] = "|".join(recipients)
+        key = send_key(payload)
     summary.calls += 1
     try:
-        answer = await client.send_message(
-            textcard(settings.WECOM_AGENT_ID, recipients, title, body, url)
-        )
+        answer = await client.send_message(payload)
     except WeComError as exc:
         summary.errors.append(f"errcode {exc.errcode}")
-        # Nothing was delivered (WeCom answered with an error): release for a retry.
-        async with db.session() as session:
-            await session.exec(
-                update(Notification)
-                .where(col(Notification.id).in_(ids))
-                .values(sent_at=None, last_error=str(exc)[:500])
+        if isinstance(exc, WeComUnavailable) or exc.errcode == -1:
+            # WeCom may have delivered: retry this exact message under the duplicate check.
+            await _update(
+                db,
+                ids,
+                sent_at=None,
+                send_key=key,
+                uncertain_since=first.uncertain_since or now,
+                last_error=f"outcome unknown, retried under WeCom's duplicate check: {exc}"[:500],
             )
-            await session.commit()
+            summary.uncertain += len(chunk)
+            return True
+        # Nothing was delivered (WeCom answered with an error): release what was claimed.
+        stop = exc.is_config_error or exc.is_rate_limited
+        await _update(
+            db,
+            ids,
+            sent_at=None,
+            # Not the message's fault: a misconfiguration or a limit costs no attempt.
+            attempts=col(Notification.attempts) - (1 if stop else 0),
+            last_error=str(exc)[:500],
+        )
         summary.failed += len(chunk)
-        if exc.is_config_error:
-            raise
-        return
-    invalid = {u for u in str(answer.get("invaliduser") or "").split("|") if u}
-    if invalid:
-        async with db.session() as session:
-            # Not members (any more): never retried.
-            await session.exec(
-                update(Notification)
-                .where(col(Notification.id).in_(ids), col(Notification.userid).in_(invalid))
-                .values(sent_at=None, attempts=MAX_ATTEMPTS, last_error="not a WeCom member")
-            )
-            await session.commit()
-    summary.failed += sum(1 for u in recipients if u in invalid)
-    summary.sent += sum(1 for u in recipients if u not in invalid)
+        if stop:
+            summary.stopped = str(exc)[:500]
+            return False
+        return True
+    undeliverable = _undeliverable(answer)
+    by_id = {n.id: undeliverable.get(n.userid.lower()) for n in chunk}
+    for reason in set(by_id.values()) - {None}:
+        await _update(
+            db,
+            [i for i, r in by_id.items() if r == reason],
+            sent_at=None,
+            attempts=MAX_ATTEMPTS,
+            last_error=reason,
+        )
+    delivered = [i for i, r in by_id.items() if r is None]
+    if delivered:
+        await _update(db, delivered, send_key=None, uncertain_since=None, last_error=None)
+    summary.undeliverable += len(chunk) - len(delivered)
+    summary.sent += len(delivered)
+    return True
+
+
+_UNDELIVERABLE = {
+    "invaliduser": "invaliduser: not a member WeCom can reach",
+    "unlicenseduser": "unlicenseduser: no WeCom licence (account not activated)",
+}
+
+
+def _undeliverable(answer: dict[str, Any]) -> dict[str, str]:
+    """Lower-cased userid → why WeCom did not deliver to them."""
+    reasons: dict[str, str] = {}
+    for field_name, reason in _UNDELIVERABLE.items():
+        value = answer.get(field_name)
+        parts = value if isinstance(value, list) else str(value or "").split("|")
+        for userid in parts:
+            if str(userid).strip():
+                reasons.setdefault(str(userid).strip().lower(), reason)
+    return reasons
 
 
 def digest_day(now: datetime, settings: Settings) -> date:

@@ -8,17 +8,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from points.db import AwareDateTime, utcnow
 
 
 class ConnectorState(SQLModel, table=True):
-    """One pull connector's progress: the last window it finished, and its last run.
+    """One pull connector's progress: how far its records are stored, and its health.
 
-    A run that fails leaves ``window_end`` where it was, so the next run starts from
-    the last successful window again (events are keyed, re-pulling is harmless).
+    ``window_end`` only moves past records that are stored (or quarantined); inside
+    the chunk being fetched, ``position`` says exactly where to resume (WeCom's list
+    cursor, approvals still to fetch, the next batch of users). A run that fails or is
+    throttled leaves both where the data stops; events are keyed, so re-pulling is
+    harmless.
     """
 
     __tablename__ = "wecom_connector"
@@ -36,6 +39,36 @@ class ConnectorState(SQLModel, table=True):
     runs: int = 0
     # Failures since the last success: the admin page shows a streak, not history.
     failures: int = 0
+    #: "ok", "throttled", "failed" or "misconfigured": how the last run ended.
+    status: str = Field(default="", max_length=16)
+    position: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: Rate-limit answers in a row; the pause grows with it and resets on a success.
+    backoff_level: int = 0
+    backoff_until: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    #: When admins were last warned that this connector lags (once per episode).
+    lag_warned_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A record WeCom sent that could not be used, kept with the raw data for an admin.
+
+    One row per connector and record (``record_key`` hashes the raw record), so a
+    rerun that meets the same bad record counts it once more instead of adding rows.
+    """
+
+    __tablename__ = "wecom_quarantine"
+    __table_args__ = (
+        UniqueConstraint("connector", "record_key", name="uq_wecom_quarantine_record"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=32, index=True)
+    record_key: str = Field(max_length=96)
+    reason: str = Field(max_length=200)
+    raw: str = Field(sa_type=Text)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    times_seen: int = 1
 
 
 class CallbackStatus(SQLModel, table=True):

@@ -50,7 +50,8 @@ async def pull_approvals(
     """Events for every approval applied for in ``[start, end]`` (reconciliation).
 
     A detail that cannot be fetched or mapped is recorded in ``failures`` by SpNo
-    and skipped; errors listing the SpNos (configuration, rate limit) propagate.
+    and skipped; errors about the connection (configuration, rate limit, outage)
+    propagate. The jobs use :mod:`points.wecom.runs`, which also keeps a cursor.
     """
     result = PullResult()
     for sp_no in await client.get_approval_sp_nos(start, end):
@@ -58,7 +59,7 @@ async def pull_approvals(
             detail = await client.get_approval_detail(sp_no)
             result.events.extend(events_from_approval_detail(detail, policy))
         except WeComError as exc:
-            if exc.is_config_error:
+            if exc.stops_the_run:
                 raise
             result.failures[sp_no] = f"errcode {exc.errcode}"
         except (ValueError, TypeError, AttributeError) as exc:

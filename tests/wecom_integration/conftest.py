@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,11 +14,14 @@ import pytest
 from sqlmodel import func, select
 from starlette.applications import Starlette
 
+from points.db import utcnow
 from points.events.models import ActivityEvent
 from points.jobs import InlineQueue
 from points.settings import Settings
+from points.wecom import config as wecom_config
 from points.wecom.crypto import CallbackCrypto
 from points.wecom.fake_server import FakeWeCom, serve_in_thread
+from points.wecom.tokens import InMemoryTokenStore
 from tests.conftest import Store, make_settings
 from tests.wecom.conftest import VECTORS_PATH
 from web.app import create_app
@@ -56,6 +61,7 @@ def settings(pg: Store, fake: FakeWeCom, fake_url: str, vectors: dict[str, Any])
         WECOM_AES_KEY=vectors["encoding_aes_key"],
         WECOM_API_BASE=fake_url,
         BASE_URL="https://points.example.com",
+        WECOM_RETRY_BASE_SECONDS=0.0,  # the client's retries do not wait in tests
     )
 
 
@@ -83,6 +89,36 @@ def crypto(settings: Settings) -> CallbackCrypto:
 def jobs(pg: Store, settings: Settings) -> InlineQueue:
     """Runs jobs in the test, scoring included, before returning."""
     return InlineQueue(settings, pg.db)
+
+
+@pytest.fixture(autouse=True)
+def fresh_token_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts without a cached token or an open token breaker."""
+    monkeypatch.setattr(wecom_config, "_memory_tokens", InMemoryTokenStore())
+
+
+@dataclass
+class Clock:
+    """An injectable "now" for jobs: tests move it instead of waiting minutes."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(utcnow())
+
+
+@pytest.fixture
+def timed_jobs(pg: Store, settings: Settings, clock: Clock) -> InlineQueue:
+    """Runs jobs in the test with the test's clock; deferred jobs are only recorded."""
+    return InlineQueue(settings, pg.db, clock=clock)
 
 
 async def deliver(

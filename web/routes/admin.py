@@ -18,6 +18,7 @@ from points.jobs import JobContext
 from points.org import service as org
 from points.org.models import Role
 from points.scoring.jobs import retry_parked
+from points.wecom import connectors as wecom_connectors
 from web.forms import date_param, day_start, page_params
 from web.security import Ctx, page
 from web.templating import render
@@ -113,6 +114,7 @@ async def events(ctx: Ctx) -> Response:
         counts=await intake.status_counts(ctx.session),
         parked=await intake.parked(ctx.session),
         conflicts=await intake.conflicts(ctx.session),
+        quarantine=await wecom_connectors.quarantined(ctx.session),
     )
 
 

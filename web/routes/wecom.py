@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from points.auth.permissions import Permission
+from points.db import utcnow
 from points.errors import Forbidden, InvalidInput, NotFound
 from points.i18n import _
 from points.jobs import commit
@@ -211,6 +212,7 @@ async def connection(ctx: Ctx) -> Response:
             await ctx.queue.enqueue(CONNECTOR_JOBS[name])
             return RedirectResponse(f"/admin/wecom?started={name}", status_code=303)
         test = await wecom_login.test_connection(ctx.settings)
+    now = utcnow()
     return render(
         request,
         "wecom/connection.html",
@@ -219,8 +221,10 @@ async def connection(ctx: Ctx) -> Response:
         callback_ready=config.callback_ready(ctx.settings),
         api_ready=config.api_ready(ctx.settings),
         status=await wecom_callback.callback_status(ctx.session),
-        connectors=connectors.CONNECTORS,
-        states=await connectors.connector_states(ctx.session),
+        health=await connectors.connector_health(ctx.session, now),
+        now=now,
+        lag_warning_hours=ctx.settings.WECOM_LAG_WARNING_HOURS,
+        quarantine=await connectors.quarantined(ctx.session),
         started=request.query_params.get("started"),
         test=test,
     )
