@@ -84,6 +84,7 @@ class InlineQueue:
     #: Jobs asked for later while not in the background (tests run them when they like).
     deferred: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _later: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
         function = job_function(name)
@@ -106,9 +107,10 @@ class InlineQueue:
             await asyncio.sleep(seconds)
             await self.enqueue(name, **kwargs)
 
+        # Kept apart from the running jobs: draining must not wait minutes for these.
         task = asyncio.create_task(later())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     async def _run_logged(
         self, name: str, function: JobFunction, ctx: JobContext, kwargs: dict[str, Any]
@@ -123,6 +125,8 @@ class InlineQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
+        for task in list(self._later):
+            task.cancel()  # the schedule (or the next manual run) picks the work up
         await self.drain()
 
 
