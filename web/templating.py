@@ -12,6 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from points.i18n import LOCALE_NAMES, N_, current_locale, gettext_, ngettext_
+from web.audit_view import action_label, details_text
+from web.flash import flash_message
+from web.icons import icon
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -60,6 +63,39 @@ def status_label(status: str) -> str:
     return gettext_(STATUS_LABELS.get(status, status))
 
 
+# The same messages as points.rewards.service.STATUS_LABELS (one catalogue entry each).
+REDEMPTION_LABELS = {
+    "awaiting_approval": N_("Awaiting approval"),
+    "awaiting_fulfilment": N_("Awaiting fulfilment"),
+    "fulfilled": N_("Fulfilled"),
+    "declined": N_("Declined"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
+}
+
+
+def redemption_label(status: str) -> str:
+    return gettext_(REDEMPTION_LABELS.get(status, status))
+
+
+# Navigation icons by destination (the navigation table itself lives with security).
+NAV_ICONS = {
+    "/": "home",
+    "/boards": "trophy",
+    "/dashboard": "chart",
+    "/people": "people",
+    "/rewards": "gift",
+    "/rules": "rules",
+    "/approvals": "check",
+    "/fulfilment": "box",
+    "/admin": "gear",
+}
+
+
+def nav_icon(path: str) -> str:
+    return NAV_ICONS.get(path, "star")
+
+
 def role_label(role: str) -> str:
     return gettext_(ROLE_LABELS.get(role, role))
 
@@ -80,6 +116,12 @@ def make_templates() -> Jinja2Blocks:
     env.globals["role_label"] = role_label
     env.globals["kind_label"] = kind_label
     env.globals["status_label"] = status_label
+    env.globals["redemption_label"] = redemption_label
+    env.globals["icon"] = icon
+    env.globals["nav_icon"] = nav_icon
+    env.globals["flash_message"] = flash_message
+    env.globals["audit_action"] = action_label
+    env.globals["audit_details"] = details_text
     from web.security import admin_links
 
     env.globals["admin_links"] = admin_links

@@ -261,3 +261,13 @@ async def login_choices(
             }
         )
     return choices
+
+
+async def names_by_userid(session: AsyncSession, userids: set[str]) -> dict[str, str]:
+    """Display names for userids (people are shown by name, never by id)."""
+    if not userids:
+        return {}
+    rows = await session.exec(
+        select(Employee.userid, Employee.name).where(col(Employee.userid).in_(userids))
+    )
+    return dict(rows.all())

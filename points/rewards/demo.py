@@ -21,12 +21,15 @@ from points.rewards.models import Reward
 from points.rewards.schemas import RewardCreate
 from points.settings import Settings
 
+# Priced from what the demo's people earn (about 1 point a day at the median, 1.7 in
+# the top fifth): the median person affords a coffee within two weeks and the top
+# fifth half a day of paid leave within a quarter (tests/test_demo.py checks both).
 CATALOGUE: tuple[dict[str, Any], ...] = (
     {
         "name": "咖啡券",
         "name_en": "Coffee voucher",
         "icon": "☕",
-        "price": 30,
+        "price": 10,
         "description": "楼下咖啡店任意中杯一杯，券码当场可用。",
         "description_en": "Any medium coffee downstairs; the code works at once.",
         "fulfilment": "voucher",
@@ -37,7 +40,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "午餐券",
         "name_en": "Lunch voucher",
         "icon": "🍱",
-        "price": 80,
+        "price": 25,
         "description": "公司食堂或合作餐厅午餐一份，行政部发放纸质券。",
         "description_en": "One lunch at the canteen or a partner restaurant.",
         "stock": 60,
@@ -46,7 +49,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "图书卡",
         "name_en": "Book card",
         "icon": "📚",
-        "price": 200,
+        "price": 60,
         "description": "100 元图书卡，HR 审核后发放。",
         "description_en": "A 100 yuan book card, approved by HR.",
         "stock": 20,
@@ -56,7 +59,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "带薪休假半天",
         "name_en": "Half a day of paid leave",
         "icon": "🏖️",
-        "price": 500,
+        "price": 120,
         "description": "4 小时带薪假，由你的主管审批，每季度限 1 次。",
         "description_en": "4 hours of paid leave, approved by your head; once a quarter.",
         "fulfilment": "leave",
@@ -68,7 +71,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "定制周边 T 恤",
         "name_en": "Company T-shirt",
         "icon": "👕",
-        "price": 150,
+        "price": 50,
         "description": "星河科技限定款 T 恤，尺码在备注里告诉行政。",
         "description_en": "Limited-edition company T-shirt.",
         "stock": 6,
@@ -78,7 +81,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "机械键盘",
         "name_en": "Mechanical keyboard",
         "icon": "⌨️",
-        "price": 600,
+        "price": 200,
         "description": "技术部专享：一把好键盘。",
         "description_en": "For the Technology department: a good keyboard.",
         "stock": 5,
@@ -89,7 +92,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "年会抽奖券",
         "name_en": "Annual party raffle ticket",
         "icon": "🎟️",
-        "price": 50,
+        "price": 15,
         "description": "年会当晚抽奖用，下月开放兑换。",
         "description_en": "For the raffle at the annual party; opens next month.",
         "window_days": (30, 60),
@@ -98,7 +101,7 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
         "name": "电影票",
         "name_en": "Cinema ticket",
         "icon": "🎬",
-        "price": 60,
+        "price": 20,
         "description": "已下架。",
         "active": False,
     },
@@ -131,10 +134,10 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
     codes = "\n".join(f"XH-COFFEE-{seed:02d}{i:04d}" for i in range(120))
     await vouchers.upload_codes(session, coffee.id, codes, "demo-coffee.csv", policy.SYSTEM)
 
-    people = await _people_with_points(session, 250)
+    people = await _people_with_points(session, 120)
     if len(people) < 8:
         await _welcome_points(session, settings, rng, now)
-        people = await _people_with_points(session, 250)
+        people = await _people_with_points(session, 120)
     hr = await _someone_with(session, Role.hr)
     if hr is None or not people:
         return f"{len(rewards)} rewards in the catalogue"

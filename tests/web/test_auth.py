@@ -27,7 +27,8 @@ def nav_labels(html: str) -> list[str]:
         ("head", ["我的积分", "排行榜", "看板", "兑换商城", "审批"]),
         (
             "hr",
-            ["我的积分", "排行榜", "看板", "员工", "兑换商城", "规则", "兑换管理"],
+            # More than five: a phone shows the first four and 更多 (the rest stay on desktop).
+            ["我的积分", "排行榜", "看板", "员工", "兑换商城", "规则", "兑换管理", "更多"],
         ),
         (
             "admin",
@@ -39,6 +40,7 @@ def nav_labels(html: str) -> list[str]:
                 "兑换商城",
                 "规则",
                 "管理",
+                "更多",
             ],
         ),
     ],

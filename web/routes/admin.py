@@ -48,6 +48,7 @@ async def audit_log(ctx: Ctx) -> Response:
         offset=offset,
         limit=limit,
         actions=await audit.known_actions(ctx.session),
+        names=await org.names_by_userid(ctx.session, {row.actor for row in rows}),
         filters=request.query_params,
     )
 

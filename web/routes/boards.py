@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,8 +19,9 @@ from points.boards import frozen as board_frozen
 from points.boards import leaderboard as board_leaderboard
 from points.boards import windows as board_windows
 from points.boards.jobs import FREEZE_JOB
+from points.boards.standing import standing
 from points.boards.windows import BOARD_PERIODS
-from points.calendar import key_at, recent_keys
+from points.calendar import key_at, previous_key, recent_keys
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
@@ -83,6 +85,26 @@ async def read_query(ctx: Ctx, default_scope: str | None = None) -> BoardQuery:
     return BoardQuery(period, window, scope, view, params.get("order") or "per_head", start, end)
 
 
+def period_tabs(request: Request, query: BoardQuery, zone: tzinfo) -> list[dict[str, object]]:
+    """One link per period; a tab shows the current period (a campaign: this month so far)."""
+    kept = {k: v for k, v in request.query_params.items() if k in ("view", "scope", "order")}
+    today = utcnow().astimezone(zone).date()
+    tabs = []
+    for period in [*(p.value for p in BOARD_PERIODS), "campaign"]:
+        params = {**kept, "period": period}
+        if period == "campaign":
+            params["from"] = (query.start or today.replace(day=1)).isoformat()
+            params["to"] = (query.end or today).isoformat()
+        tabs.append(
+            {
+                "label": PERIOD_LABELS[period],
+                "href": f"/boards?{urlencode(params)}",
+                "active": period == query.period,
+            }
+        )
+    return tabs
+
+
 @page(Permission.view_own)
 async def board_page(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
@@ -115,11 +137,28 @@ async def board_page(ctx: Ctx) -> Response:
         if query.window.key not in keys:
             keys.insert(0, query.window.key)
     chain = await org.department_chain(ctx.session, employee.department_id)
+    me = None
+    if people_board is not None:
+        previous = None
+        if query.window.period not in (None, Period.all):
+            assert query.window.period is not None
+            previous = await board_leaderboard.leaderboard(
+                ctx.session,
+                window=board_windows.Window(
+                    query.window.period, previous_key(query.window.period, query.window.key)
+                ),
+                scope=query.scope,
+                viewer_id=employee.id,
+                limit=1,
+                zone=ctx.settings.zone,
+            )
+        me = standing(people_board, previous)
     return render(
         ctx.request,
         "boards/index.html",
-        block="board",
         q=query,
+        me=me,
+        tabs=period_tabs(ctx.request, query, ctx.settings.zone),
         board=people_board,
         departments=department_board,
         keys=keys,

@@ -69,7 +69,14 @@ async def set_language(request: Request) -> Response:
     return response
 
 
+@page()
+async def more(ctx: Ctx) -> Response:
+    """Everything the phone's tab bar has no room for, as one list."""
+    return render(ctx.request, "more.html")
+
+
 routes = [
+    Route("/more", more),
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/lang", set_language),

@@ -12,20 +12,28 @@ from starlette.routing import Route
 from points.auth.permissions import Permission
 from points.auth.scope import require_department
 from points.errors import InvalidInput
-from points.i18n import _
+from points.i18n import N_, _
 from points.ledger.adjustments import adjust
 from points.ledger.figures import history, person_figures
 from points.ledger.models import TransactionKind
 from points.org import service as org
+from points.statement import STATEMENT_KINDS, statement
 from web.forms import date_param, day_start, page_params
 from web.security import Ctx, page
 from web.templating import render
 
+# A redemption is one line (its hold), so "redeemed" lists holds only.
 HISTORY_FILTERS = {
     "earned": [TransactionKind.award, TransactionKind.backapply],
     "adjusted": [TransactionKind.adjustment, TransactionKind.reversal],
-    "redeemed": [TransactionKind.hold, TransactionKind.release, TransactionKind.spend],
+    "redeemed": [TransactionKind.hold],
     "expired": [TransactionKind.expiry],
+}
+EMPTY_FILTER = {
+    "earned": N_("Nothing earned in this selection."),
+    "adjusted": N_("No adjustments in this selection."),
+    "redeemed": N_("No redemptions in this selection."),
+    "expired": N_("None of your points have expired."),
 }
 
 
@@ -35,7 +43,8 @@ async def home(ctx: Ctx) -> Response:
     assert employee.id is not None
     chain = await org.department_chain(ctx.session, employee.department_id)
     figures = await person_figures(ctx.session, ctx.settings, employee)
-    latest, _total = await history(ctx.session, employee.id, limit=8)
+    rows, _total = await history(ctx.session, employee.id, kinds=STATEMENT_KINDS, limit=8)
+    latest = await statement(ctx.session, rows)
     return render(
         ctx.request,
         "home.html",
@@ -64,7 +73,7 @@ async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> R
     rows, total = await history(
         ctx.session,
         employee.id,
-        kinds=HISTORY_FILTERS.get(kind),
+        kinds=HISTORY_FILTERS.get(kind, STATEMENT_KINDS),
         since=day_start(since, ctx.settings.zone) if since else None,
         until=day_start(until, ctx.settings.zone) + timedelta(days=1) if until else None,
         offset=offset,
@@ -75,7 +84,8 @@ async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> R
         template,
         block="entries",
         employee=employee,
-        rows=rows,
+        rows=await statement(ctx.session, rows),
+        empty=_(EMPTY_FILTER[kind]) if kind else None,
         total=total,
         offset=offset,
         limit=limit,

@@ -122,7 +122,7 @@ async def redeem_page(ctx: Ctx) -> Response:
         await ctx.session.rollback()
         return await _reward_page(ctx, confirm=True, refusal=refusal.message, status_code=409)
     await ctx.session.commit()
-    return RedirectResponse(f"/rewards/mine/{result.redemption.id}?new=1", status_code=303)
+    return RedirectResponse(f"/rewards/mine/{result.redemption.id}?done=redeemed", status_code=303)
 
 
 @page(Permission.redeem)
@@ -140,7 +140,6 @@ async def redemption_page(ctx: Ctx) -> Response:
         ctx.request,
         "rewards/redemption.html",
         view=view,
-        new=ctx.request.query_params.get("new") == "1",
         owner=view.redemption.employee_id == ctx.principal.employee_id,
         **base_values(),
     )
@@ -150,7 +149,7 @@ async def redemption_page(ctx: Ctx) -> Response:
 async def cancel(ctx: Ctx) -> Response:
     redemption = await workflow.cancel(ctx.session, ctx.settings, path_id(ctx), actor(ctx))
     await ctx.session.commit()
-    return RedirectResponse(f"/rewards/mine/{redemption.id}", status_code=303)
+    return RedirectResponse(f"/rewards/mine/{redemption.id}?done=cancelled", status_code=303)
 
 
 @page(None)
@@ -195,7 +194,9 @@ async def decide(ctx: Ctx) -> Response:
         await workflow.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
     await ctx.session.commit()
     back = str(form.get("back", "/approvals"))
-    return RedirectResponse(back if back.startswith("/") else "/approvals", status_code=303)
+    back = back if back.startswith("/") and not back.startswith("//") else "/approvals"
+    done = "approved" if action == "approve" else "declined"
+    return RedirectResponse(f"{back}{'&' if '?' in back else '?'}done={done}", status_code=303)
 
 
 # ---------------------------------------------------------------- HR
@@ -251,7 +252,7 @@ async def bulk_fulfil(ctx: Ctx) -> Response:
         raise InvalidInput(_("Tick the redemptions to fulfil."))
     await workflow.fulfil_many(ctx.session, ctx.settings, ids, actor(ctx))
     await ctx.session.commit()
-    return RedirectResponse("/fulfilment", status_code=303)
+    return RedirectResponse("/fulfilment?done=fulfilled", status_code=303)
 
 
 @page(Permission.manage_rewards)

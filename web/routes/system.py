@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from web.metrics import metrics_endpoint
@@ -22,7 +22,13 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; answer with the SVG icon."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
+
+
 routes = [
+    Route("/favicon.ico", favicon),
     Route("/healthz", healthz),
     Route("/metrics", metrics_endpoint),
     Route("/openapi.json", openapi),

@@ -1,0 +1,30 @@
+"""What happened, said after a redirect: ``?done=<what>`` names one of these messages.
+
+A query parameter rather than a session flash: it survives a reload, needs no state,
+and a made-up value simply shows nothing.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from points.i18n import N_, gettext_
+
+MESSAGES = {
+    "redeemed": N_("Request received. We will let you know in WeCom."),
+    "cancelled": N_("Cancelled. The points are back in your balance."),
+    "approved": N_("Approved. HR has been asked to hand it over."),
+    "declined": N_("Declined. The points went back to the person."),
+    "fulfilled": N_("Marked as handed over; the points are spent."),
+    "reward_saved": N_("Reward saved."),
+    "granted": N_("Role granted."),
+    "revoked": N_("Role removed."),
+    "adjusted": N_("Adjustment saved; the person sees it with your reason."),
+    "repeat": N_("This adjustment was already saved."),
+    "activated": N_("Rules activated: new events are scored with this version."),
+}
+
+
+def flash_message(request: Request) -> str:
+    done = request.query_params.get("done", "")
+    return gettext_(MESSAGES[done]) if done in MESSAGES else ""
