@@ -11,6 +11,7 @@ from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.requests import Request
 from starlette.responses import Response
 
+from points.dashboards.pilots import goal_progress_sentence, goal_sentence
 from points.i18n import LOCALE_NAMES, N_, current_locale, gettext_, ngettext_
 from web.audit_view import action_label, details_text
 from web.flash import flash_message
@@ -121,6 +122,8 @@ def make_templates() -> Jinja2Blocks:
     env.globals["nav_icon"] = nav_icon
     env.globals["flash_message"] = flash_message
     env.globals["audit_action"] = action_label
+    env.globals["goal_sentence"] = goal_sentence
+    env.globals["goal_progress_sentence"] = goal_progress_sentence
     env.globals["audit_details"] = details_text
     from web.security import admin_links
 

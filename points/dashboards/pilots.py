@@ -257,11 +257,54 @@ async def pilots_for(
     return found
 
 
+def goal_sentence(goal: GoalProgress) -> str:
+    """The goal with its unit and direction: 目标：平均审批时长减少 30%."""
+    label = goal.label or _(goal.figure.label)
+    figure = _(goal.figure.label)
+    if goal.kind == "improve":
+        if goal.figure.higher_is_better:
+            text = _("{label}: {figure} up {value}%")
+        else:
+            text = _("{label}: {figure} down {value}%")
+        return text.format(label=label, figure=figure, value=f"{goal.value:g}")
+    if goal.figure.higher_is_better:
+        text = _("{label}: {figure} at least {value}")
+    else:
+        text = _("{label}: {figure} at most {value}")
+    return text.format(
+        label=label, figure=figure, value=format_figure(goal.value, goal.figure.unit)
+    )
+
+
+def goal_progress_sentence(goal: GoalProgress) -> str:
+    """Where it stands, in the figure's unit, better or worse said in words."""
+    unit = goal.figure.unit
+    now = format_figure(goal.current, unit)
+    if goal.kind != "improve":
+        return _("now {now}").format(now=now)
+    change = goal.change_pct
+    if change is None:
+        return _("before {before}, now {now}").format(
+            before=format_figure(goal.baseline, unit), now=now
+        )
+    text = (
+        _("before {before}, now {now}: {change}% better")
+        if change >= 0
+        else _("before {before}, now {now}: {change}% worse")
+    )
+    return text.format(
+        before=format_figure(goal.baseline, unit), now=now, change=f"{abs(change):g}"
+    )
+
+
 def newsletter_summary(progress: PilotProgress) -> str:
     """A paragraph HR can paste into the internal newsletter (最佳实践案例)."""
     pilot = progress.pilot
+    met = sum(1 for g in progress.goals if g.met)
+    # Only met goals are praised: a pilot that met none reads as a report, not a success.
+    title = _("Best practice: {name}") if met else _("Pilot report: {name}")
     lines = [
-        _("Best practice: {name}").format(name=pilot.name),
+        title.format(name=pilot.name),
         _("{departments} piloted WeCom for {days} days from {start} (day {done}).").format(
             departments="、".join(progress.departments),
             days=pilot.days,
@@ -274,22 +317,15 @@ def newsletter_summary(progress: PilotProgress) -> str:
         ),
     ]
     for goal in progress.goals:
-        label = goal.label or _(goal.figure.label)
-        if goal.kind == "improve":
-            lines.append(
-                _("{label}: goal +{goal}%, achieved {change}").format(
-                    label=label, goal=f"{goal.value:g}", change=format_figure(goal.change_pct, "%")
-                )
-            )
+        said = goal_sentence(goal)
+        if goal.met:
+            lines.append(_("{goal} — reached.").format(goal=said))
         else:
             lines.append(
-                _("{label}: goal {goal}, now {current}").format(
-                    label=label,
-                    goal=format_figure(goal.value, goal.figure.unit),
-                    current=format_figure(goal.current, goal.figure.unit),
+                _("{goal} — not reached yet ({progress}).").format(
+                    goal=said, progress=goal_progress_sentence(goal)
                 )
             )
-    met = sum(1 for g in progress.goals if g.met)
     if progress.goals:
         lines.append(_("{met} of {total} goals met.").format(met=met, total=len(progress.goals)))
     return "\n".join(lines)

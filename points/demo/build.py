@@ -3,15 +3,50 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from points.db import Database
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from points.dashboards.pilots import create_pilot
+from points.db import Database, utcnow
 from points.demo.activity import feed_activity
 from points.demo.company import build_company
 from points.jobs import InlineQueue
 from points.migrate import upgrade_async
+from points.org.models import Department
 from points.rewards.demo import build_demo_rewards
 from points.rulesets.service import ensure_active
 from points.settings import Settings
+
+PILOT_TEAM = "客户服务部"
+# The roll-out guide's two pilot goals (推广指引: 试点部门先行).
+PILOT_GOALS = (
+    {"figure": "turnaround_hours", "kind": "improve", "value": 30, "label": "审批效率提升 30%"},
+    {"figure": "approval_users_share", "kind": "target", "value": 90, "label": "报销审批线上化"},
+)
+
+
+async def start_demo_pilot(session: AsyncSession, settings: Settings, *, days: int) -> str:
+    """One pilot in 客户服务部, started halfway through the demo's activity (so it has a
+    baseline): customer service lives on WeCom (customers, approvals), a natural first team."""
+    if days < 2:
+        return "no pilot (too few days of activity)"
+    team = (await session.exec(select(Department).where(Department.name == PILOT_TEAM))).first()
+    if team is None or team.id is None:
+        return f"no pilot (no {PILOT_TEAM})"
+    today = utcnow().astimezone(settings.zone).date()
+    await create_pilot(
+        session,
+        actor="system",
+        name=f"{PILOT_TEAM}企业微信试点",
+        department_ids=[team.id],
+        start_on=today - timedelta(days=days // 2),
+        days=60,
+        goals=PILOT_GOALS,
+        note="试点部门先行，再全员推广。",
+    )
+    return f"1 pilot ({PILOT_TEAM}) with two goals"
 
 
 async def build_demo(settings: Settings, *, employees: int, days: int, seed: int) -> str:
@@ -34,6 +69,7 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
         lines.append(f"{events} events of {days} days scored")
         async with db.session() as session:
             lines.append(await build_demo_rewards(session, settings, seed))
+            lines.append(await start_demo_pilot(session, settings, days=days))
             await session.commit()
     finally:
         await db.dispose()

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.auth.permissions import Permission, Principal
+from points.db import utcnow
 from points.errors import NotFound
 from points.i18n import _
+from points.ledger.models import AccountKind
+from points.ledger.service import balances
 from points.org.models import Department, Employee
 from points.rewards.models import (
+    COUNTED,
+    LimitPeriod,
     Redemption,
     RedemptionStatus,
     RedemptionStep,
     Reward,
     VoucherCode,
 )
+from points.rewards.policy import period_bounds
 from points.rewards.workflow import may_approve, owner_and_reward
 
 
@@ -122,3 +129,42 @@ async def approval_queue(session: AsyncSession, principal: Principal) -> list[Qu
         session, statuses=(RedemptionStatus.awaiting_approval,), limit=500
     )
     return [row for row in rows if await may_approve(session, principal, row.redemption)]
+
+
+@dataclass
+class ApprovalContext:
+    """What an approver needs next to a request: can they afford it, how often this period."""
+
+    available: int  # points left after the hold
+    used: int  # requests for this reward counted in its limit period (this one included)
+    limit: int | None
+    limit_period: str | None
+
+
+async def approval_context(
+    session: AsyncSession, rows: Sequence[QueueRow], zone: tzinfo
+) -> dict[int, ApprovalContext]:
+    """Per redemption id: the person's available points and the reward's quota use."""
+    found: dict[int, ApprovalContext] = {}
+    for row in rows:
+        redemption, reward = row.redemption, row.reward
+        assert redemption.id is not None
+        available = (await balances(session, redemption.employee_id))[AccountKind.available]
+        used = 0
+        if reward.limit_count and reward.limit_period:
+            start, end = period_bounds(LimitPeriod(reward.limit_period), utcnow(), zone)
+            used = (
+                await session.exec(
+                    select(func.count()).where(
+                        Redemption.employee_id == redemption.employee_id,
+                        Redemption.reward_id == reward.id,
+                        col(Redemption.status).in_([s.value for s in COUNTED]),
+                        Redemption.requested_at >= start,
+                        Redemption.requested_at < end,
+                    )
+                )
+            ).one()
+        found[redemption.id] = ApprovalContext(
+            available, int(used), reward.limit_count, reward.limit_period
+        )
+    return found

@@ -6,7 +6,7 @@ Every transition locks the owner first (as requests do), then the redemption.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -97,6 +97,8 @@ async def approve(
     employee, reward = await owner_and_reward(session, redemption)
     redemption.status = RedemptionStatus.awaiting_fulfilment
     redemption.approved_at, redemption.approved_by = now, actor.name
+    # HR gets the reward's full window to hand it over, counted from the approval.
+    redemption.expires_at = now + timedelta(days=reward.expire_after_days)
     session.add(redemption)
     add_step(session, redemption, actor, now, note=_("Approved"))
     await _audit(session, actor, "redemption.approve", redemption)

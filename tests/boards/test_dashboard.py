@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from points.dashboards import dashboard as dashboard_service
 from points.dashboards import pilots as dashboard_pilots
+from points.i18n import use_locale
 from points.ledger.models import Period
 from tests.boards.conftest import SHANGHAI, award
 from tests.conftest import Store
@@ -119,6 +120,13 @@ async def test_pilot_progress_and_newsletter_summary(pg: Store) -> None:
     assert faster.baseline == 6.0 and faster.change_pct == 50.0 and faster.met
     summary = dashboard_pilots.newsletter_summary(progress)
     assert "销售部报销线上化" in summary and "报销审批线上化" in summary
+    # Goals carry their unit and direction, and only the met one is praised.
+    with use_locale("en"):
+        assert dashboard_pilots.goal_sentence(faster).endswith("turnaround down 30%")
+        summary = dashboard_pilots.newsletter_summary(progress)
+    assert "down 30% — reached." in summary
+    assert "— not reached yet (now 50%)." in summary
+    assert summary.startswith("Best practice: ")
 
 
 async def _month_view(

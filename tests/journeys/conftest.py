@@ -11,6 +11,7 @@ the demo is built once. A failing test leaves a screenshot of each of its pages 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -76,6 +77,8 @@ class Site:
     hr: str
     heads: dict[str, str]  # head userid -> department name
     employees: list[str]  # people without a role, most points to spend first
+    teams: dict[str, list[str]]  # head userid -> their people without a role, savers first
+    balances: dict[str, int]  # available points of the people in ``employees``
 
 
 def _free_port() -> int:
@@ -84,9 +87,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _seed(url: str) -> tuple[str, str, dict[str, str], list[str]]:
+async def _seed(
+    url: str,
+) -> tuple[str, str, dict[str, str], list[str], dict[str, list[str]], dict[str, int]]:
     settings = make_settings(url)
-    await build_demo(settings, employees=80, days=60, seed=7)
+    await build_demo(settings, employees=80, days=90, seed=7)
     db = Database(settings)
     try:
         async with db.session() as session:
@@ -102,7 +107,7 @@ async def _seed(url: str) -> tuple[str, str, dict[str, str], list[str]]:
             # People without a role, best savers first (journeys that redeem take the first).
             with_roles = select(RoleAssignment.employee_id)
             rows = await session.exec(
-                select(Employee.userid)
+                select(Employee.userid, Account.balance)
                 .join(Account, col(Account.employee_id) == col(Employee.id))
                 .where(
                     Account.kind == AccountKind.available,
@@ -111,10 +116,25 @@ async def _seed(url: str) -> tuple[str, str, dict[str, str], list[str]]:
                 )
                 .order_by(col(Account.balance).desc(), col(Employee.id))
             )
-            employees = list(rows.all())
+            balances = dict(rows.all())
+            employees = list(balances)
+            # Each head's team members, best savers first (their own and sub-departments).
+            head_of = {
+                a.department_id: e.userid
+                for e, a in await org.people_with_roles(session)
+                if a.role == "head"
+            }
+            teams: dict[str, list[str]] = {}
+            for userid in employees:
+                person = await org.get_employee(session, userid)
+                chain = await org.department_chain(session, person.department_id)
+                for department in reversed(chain):
+                    if department.id in head_of:
+                        teams.setdefault(head_of[department.id], []).append(userid)
+                        break
     finally:
         await db.dispose()
-    return admin, hr, heads, employees
+    return admin, hr, heads, employees, teams, balances
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +145,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             pytest.fail(message)
         pytest.skip(message)
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('journeys') / 'demo.db'}"
-    admin, hr, heads, employees = asyncio.run(_seed(url))
+    admin, hr, heads, employees, teams, balances = asyncio.run(_seed(url))
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -140,7 +160,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", url, admin, hr, heads, employees)
+        yield Site(f"http://127.0.0.1:{port}", url, admin, hr, heads, employees, teams, balances)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -247,7 +267,10 @@ def login(site: Site, browser: Browser, request: pytest.FixtureRequest) -> Itera
         folder = SHOTS / "failures"
         folder.mkdir(parents=True, exist_ok=True)
         for index, visit in enumerate(visits):
+            if visit.page.is_closed():
+                continue
             name = f"{request.node.name}-{index}.png".replace("/", "_")
             visit.page.screenshot(path=str(folder / name), full_page=True)
     for context in contexts:
-        context.close()
+        with contextlib.suppress(Exception):  # a journey may have closed it already
+            context.close()

@@ -341,3 +341,31 @@ def test_a_limit_counts_per_calendar_period_but_never_all_time() -> None:
     assert RewardCreate(name="咖啡", price=50, limit_count=1, limit_period="week").limit_period
     with pytest.raises(ValidationError, match="a limit counts per day"):
         RewardCreate(name="咖啡", price=50, limit_count=1, limit_period="all")
+
+
+async def test_after_approval_the_expiry_counts_from_the_approval(pg: Store, shop: Shop) -> None:
+    assert shop.employee.id
+    async with pg.db.session() as session:
+        leave = await make_reward(
+            session, name="带薪休假半天", price=20, fulfilment="leave", leave_hours=4
+        )
+        await session.commit()
+    assert leave.id
+    redemption_id = await request(pg, leave.id, shop.employee.id)
+    async with pg.db.session() as session:
+        redemption = await session.get(Redemption, redemption_id)
+        assert redemption is not None
+        # Requested long ago: only a few hours of the window are left.
+        redemption.requested_at = utcnow() - timedelta(days=leave.expire_after_days, hours=-2)
+        redemption.expires_at = redemption.requested_at + timedelta(days=leave.expire_after_days)
+        session.add(redemption)
+        await session.commit()
+    async with pg.db.session() as session:
+        head = await actor_for(session, shop.head)
+        before = utcnow()
+        await workflow.approve(session, pg.settings, redemption_id, head)
+        await session.commit()
+    async with pg.db.session() as session:
+        approved = await session.get(Redemption, redemption_id)
+        assert approved is not None and approved.status == "awaiting_fulfilment"
+        assert approved.expires_at >= before + timedelta(days=leave.expire_after_days)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -120,10 +121,21 @@ async def dashboard_page(ctx: Ctx) -> Response:
         d for d in await org.list_departments(ctx.session) if visible is None or d.id in visible
     ]
     now_key = key_at(period, utcnow(), ctx.settings.zone)
+    department = ctx.request.query_params.get("department")
+    tabs = [
+        {
+            "label": label,
+            "href": "/dashboard?"
+            + urlencode({"period": value, **({"department": department} if department else {})}),
+            "active": value == period.value,
+        }
+        for value, label in PERIOD_LABELS.items()
+    ]
     return render(
         ctx.request,
         "dashboards/index.html",
         board=board,
+        tabs=tabs,
         figures=dashboard_figures.FIGURES,
         charts=_charts(board),
         choices=choices,

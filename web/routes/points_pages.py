@@ -95,48 +95,57 @@ async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> R
     )
 
 
-@page(Permission.view_company)
+@page(Permission.view_department)
 async def person(ctx: Ctx) -> Response:
-    """HR's view of one person: figures, full history, and the adjustment form."""
+    """One person's figures and history: HR for anyone (and adjusts), heads for their teams."""
     request = ctx.request
     userid = request.path_params["userid"]
     employee = await org.get_employee(ctx.session, userid)
     await require_department(ctx.session, ctx.principal, employee.department_id)
-    message = None
+    problem, typed = None, {}
     if request.method == "POST":
         ctx.principal.require(Permission.adjust_points)
         form = await request.form()
+        typed = {k: str(form.get(k, "")) for k in ("points", "reason")}
         try:
-            points = int(str(form.get("points", "")).strip())
+            points = int(typed["points"].strip())
         except ValueError:
-            raise InvalidInput(_("Points must be a non-zero whole number up to 100000.")) from None
-        applied = await adjust(
-            ctx.session,
-            ctx.settings,
-            userid=userid,
-            points=points,
-            reason=str(form.get("reason", "")),
-            author=ctx.principal.userid,
-            request_key=str(form.get("request_key", "")),
-            ip=ctx.client_ip,
-        )
-        await ctx.session.commit()
-        flash = "adjusted" if applied else "repeat"
-        return RedirectResponse(f"/people/{userid}?done={flash}", status_code=303)
-    done = request.query_params.get("done")
-    if done == "adjusted":
-        message = _("Adjustment saved; the person sees it with your reason.")
-    elif done == "repeat":
-        message = _("This adjustment was already saved.")
+            problem = _("Points must be a non-zero whole number up to 100000.")
+        else:
+            try:
+                applied = await adjust(
+                    ctx.session,
+                    ctx.settings,
+                    userid=userid,
+                    points=points,
+                    reason=typed["reason"],
+                    author=ctx.principal.userid,
+                    request_key=str(form.get("request_key", "")),
+                    ip=ctx.client_ip,
+                )
+            except InvalidInput as refused:
+                # Said next to the form, with what was typed still there.
+                await ctx.session.rollback()  # expires what was loaded: read it again
+                problem = refused.message
+                employee = await org.get_employee(ctx.session, userid)
+            else:
+                await ctx.session.commit()
+                flash = "adjusted" if applied else "repeat"
+                return RedirectResponse(f"/people/{userid}?done={flash}", status_code=303)
     figures = await person_figures(ctx.session, ctx.settings, employee)
-    return await _history_page(
+    response = await _history_page(
         ctx,
         userid,
         "person.html",
         figures=figures,
-        message=message,
+        department_chain=await org.department_chain(ctx.session, employee.department_id),
+        problem=problem,
+        typed=typed,
         request_key=secrets.token_urlsafe(16),
     )
+    if problem:
+        response.status_code = 422
+    return response
 
 
 routes = [

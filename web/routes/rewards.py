@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission
 from points.errors import InvalidInput, NotFound
-from points.i18n import _
+from points.i18n import N_, _
 from points.ledger.models import AccountKind
 from points.ledger.service import balances
 from points.org import service as org
@@ -47,8 +47,17 @@ def path_id(ctx: Ctx, name: str = "id") -> int:
     return value
 
 
+LIMIT_PERIODS = {
+    "day": N_("day"),
+    "week": N_("week"),
+    "month": N_("month"),
+    "quarter": N_("quarter"),
+    "year": N_("year"),
+}
+
+
 def base_values() -> dict[str, Any]:
-    return {"status_labels": STATUS_LABELS}
+    return {"status_labels": STATUS_LABELS, "limit_periods": LIMIT_PERIODS}
 
 
 # ---------------------------------------------------------------- employees
@@ -174,6 +183,7 @@ async def approvals(ctx: Ctx) -> Response:
         ctx.request,
         "rewards/approvals.html",
         rows=rows,
+        context=await queues.approval_context(ctx.session, rows, ctx.settings.zone),
         hr=ctx.principal.can(Permission.fulfil_redemptions),
         tab="approvals",
         **base_values(),
