@@ -46,7 +46,7 @@ def test_head_reads_the_dashboard_opens_a_member_and_decides_requests(
         ),
         key=lambda pair: (len(pair[1]) >= 2, site.heads[pair[0]] == PILOT_TEAM),
     )
-    first, second = ask_for_leave(site, login, team, 2)
+    first, _second = ask_for_leave(site, login, team, 2)
 
     boss = login(head, "zh_CN", "phone")
     page = boss.page
