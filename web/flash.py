@@ -19,6 +19,7 @@ MESSAGES = {
     "reward_saved": N_("Reward saved."),
     "granted": N_("Role granted."),
     "revoked": N_("Role removed."),
+    "token_revoked": N_("Token revoked: it no longer opens the API."),
     "adjusted": N_("Adjustment saved; the person sees it with your reason."),
     "repeat": N_("This adjustment was already saved."),
     "activated": N_("Rules activated: new events are scored with this version."),

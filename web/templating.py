@@ -16,6 +16,7 @@ from points.i18n import LOCALE_NAMES, N_, current_locale, gettext_, ngettext_
 from web.audit_view import action_label, details_text
 from web.flash import flash_message
 from web.icons import icon
+from web.rule_messages import rule_message
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -122,6 +123,7 @@ def make_templates() -> Jinja2Blocks:
     env.globals["nav_icon"] = nav_icon
     env.globals["flash_message"] = flash_message
     env.globals["audit_action"] = action_label
+    env.globals["rule_message"] = rule_message
     env.globals["goal_sentence"] = goal_sentence
     env.globals["goal_progress_sentence"] = goal_progress_sentence
     env.globals["audit_details"] = details_text

@@ -271,3 +271,13 @@ async def names_by_userid(session: AsyncSession, userids: set[str]) -> dict[str,
         select(Employee.userid, Employee.name).where(col(Employee.userid).in_(userids))
     )
     return dict(rows.all())
+
+
+async def pick_people(session: AsyncSession, q: str, limit: int = 8) -> list[dict[str, str]]:
+    """Active people whose name or userid contains ``q``: name, department, userid."""
+    people, _total = await search_employees(session, q=q, limit=limit)
+    departments = {d.id: d.name for d in await list_departments(session)}
+    return [
+        {"userid": p.userid, "name": p.name, "department": departments.get(p.department_id, "")}
+        for p in people
+    ]

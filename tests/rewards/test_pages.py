@@ -275,3 +275,32 @@ async def test_reward_navigation_adds_one_item_per_role(
         nav = page.text.split('class="nav"')[1].split("</nav>")[0]
         mine = {p for p in ("/rewards", "/approvals", "/fulfilment") if f'href="{p}"' in nav}
         assert mine == paths, userid
+
+
+async def test_the_reward_form_keeps_what_was_typed_and_says_each_problem_in_chinese(
+    pg: Store, shop: Shop, client: httpx.AsyncClient
+) -> None:
+    await login(client, "zhaoliu")
+    token = csrf_from((await client.get("/fulfilment/catalogue/new")).text)
+    bad = await client.post(
+        "/fulfilment/catalogue/new",
+        data={
+            "csrf_token": token,
+            "name": "双十二电影票",
+            "name_en": "Cinema ticket",
+            "price": "0",
+            "available_from": "2026-12-12T10:00",
+            "available_until": "2026-12-01T10:00",
+            "fulfilment": "manual",
+            "approver": "none",
+        },
+    )
+    assert bad.status_code == 422
+    assert 'value="双十二电影票"' in bad.text and 'value="Cinema ticket"' in bad.text
+    assert 'value="2026-12-12T10:00"' in bad.text
+    assert 'data-testid="error-price"' in bad.text and "必须大于 0" in bad.text
+    assert (
+        'data-testid="error-available_until"' in bad.text and "结束时间必须晚于开始时间" in bad.text
+    )
+    assert "Value error" not in bad.text and "Input should be" not in bad.text
+    assert 'action="/fulfilment/catalogue/new"' in bad.text

@@ -56,39 +56,75 @@ async def audit_log(ctx: Ctx) -> Response:
 @page(Permission.manage_roles)
 async def roles(ctx: Ctx) -> Response:
     request = ctx.request
+    problems: dict[str, str] = {}
+    typed: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
+        typed = {k: str(form.get(k, "")).strip() for k in ("userid", "role", "department_id")}
         action = str(form.get("action", "grant"))
-        userid = str(form.get("userid", "")).strip()
         try:
-            role = Role(str(form.get("role", "")))
+            role = Role(typed["role"])
         except ValueError:
             raise InvalidInput(_("Choose a role.")) from None
         if action == "revoke":
             await org.revoke_role(
-                ctx.session, userid=userid, role=role, revoked_by=ctx.principal.userid
+                ctx.session, userid=typed["userid"], role=role, revoked_by=ctx.principal.userid
             )
-        else:
-            raw_department = str(form.get("department_id", "")).strip()
-            department_id = int(raw_department) if raw_department.isdigit() else None
+            await ctx.session.commit()
+            return RedirectResponse("/admin/roles?done=revoked", status_code=303)
+        department_id = int(typed["department_id"]) if typed["department_id"].isdigit() else None
+        problems = await _grant_problems(ctx, typed["userid"], role, department_id)
+        if not problems:
             await org.grant_role(
                 ctx.session,
-                userid=userid,
+                userid=typed["userid"],
                 role=role,
                 department_id=department_id,
                 granted_by=ctx.principal.userid,
             )
-        await ctx.session.commit()
-        return RedirectResponse("/admin/roles", status_code=303)
+            await ctx.session.commit()
+            return RedirectResponse("/admin/roles?done=granted", status_code=303)
     departments = await org.list_departments(ctx.session)
     return render(
         request,
         "admin/roles.html",
+        status_code=422 if problems else 200,
         assignments=await org.people_with_roles(ctx.session),
         departments=departments,
         names={d.id: d.name for d in departments},
         roles=[r for r in Role if r != Role.employee],
+        problems=problems,
+        typed=typed,
+        picked=await _picked(ctx, typed.get("userid", "")),
     )
+
+
+async def _grant_problems(
+    ctx: Ctx, userid: str, role: Role, department_id: int | None
+) -> dict[str, str]:
+    """What is wrong with a grant, per field, in the person's language."""
+    problems: dict[str, str] = {}
+    if not userid or not await org.names_by_userid(ctx.session, {userid}):
+        problems["userid"] = _("Pick a person from the list.")
+    if role == Role.head and department_id is None:
+        problems["department_id"] = _("A department head needs the department they run.")
+    return problems
+
+
+async def _picked(ctx: Ctx, userid: str) -> list[dict[str, str]]:
+    """The person already chosen, so a form shown again keeps the choice."""
+    if not userid:
+        return []
+    people = await org.pick_people(ctx.session, userid, limit=1)
+    return [p for p in people if p["userid"] == userid]
+
+
+@page(Permission.manage_roles)
+async def pick_person(ctx: Ctx) -> Response:
+    """People matching what was typed (name or userid), to pick one by name."""
+    q = ctx.request.query_params.get("person_q", "").strip()
+    people = await org.pick_people(ctx.session, q) if q else []
+    return render(ctx.request, "_picks.html", people=people, q=q)
 
 
 @page(Permission.view_audit)
@@ -124,6 +160,8 @@ async def tokens(ctx: Ctx) -> Response:
     """API tokens: create one (shown once), revoke one; both audited."""
     request = ctx.request
     created: str | None = None
+    problems: dict[str, str] = {}
+    typed: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
         if form.get("action") == "revoke":
@@ -132,26 +170,35 @@ async def tokens(ctx: Ctx) -> Response:
                 raise InvalidInput(_("Choose a token."))
             await revoke_token(ctx.session, token_id=int(raw_id), revoked_by=ctx.principal.userid)
             await ctx.session.commit()
-            return RedirectResponse("/admin/tokens", status_code=303)
+            return RedirectResponse("/admin/tokens?done=token_revoked", status_code=303)
         try:
             role = Role(str(form.get("role", "")))
         except ValueError:
             raise InvalidInput(_("Choose a role.")) from None
         userid = str(form.get("userid", "")).strip() or None
-        created = await create_token(
-            ctx.session,
-            name=str(form.get("name", "")),
-            role=role,
-            userid=userid,
-            created_by=ctx.principal.userid,
-        )
-        await ctx.session.commit()
+        name = str(form.get("name", "")).strip()
+        typed = {"name": name, "role": role.value, "userid": userid or ""}
+        if not 1 <= len(name) <= 64:
+            problems["name"] = _("Give the token a name (at most 64 characters).")
+        if role in (Role.employee, Role.head) and not userid:
+            problems["userid"] = _("A token for this role acts as a person: pick one.")
+        elif userid and not await org.names_by_userid(ctx.session, {userid}):
+            problems["userid"] = _("Pick a person from the list.")
+        if not problems:
+            created = await create_token(
+                ctx.session, name=name, role=role, userid=userid, created_by=ctx.principal.userid
+            )
+            await ctx.session.commit()
     return render(
         request,
         "admin/tokens.html",
+        status_code=422 if problems else 200,
         tokens=await list_tokens(ctx.session),
         created=created,
         roles=list(Role),
+        problems=problems,
+        typed=typed,
+        picked=await _picked(ctx, typed.get("userid", "")),
     )
 
 
@@ -166,4 +213,5 @@ routes = [
     Route("/admin/tokens", tokens, methods=["GET", "POST"]),
     Route("/admin/audit", audit_log),
     Route("/admin/roles", roles, methods=["GET", "POST"]),
+    Route("/admin/people", pick_person),
 ]

@@ -259,7 +259,8 @@ async def bulk_fulfil(ctx: Ctx) -> Response:
     form = await ctx.request.form()
     ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
     if not ids:
-        raise InvalidInput(_("Tick the redemptions to fulfil."))
+        # Said above the list, which stays as it was.
+        return RedirectResponse("/fulfilment?problem=nothing_ticked", status_code=303)
     await workflow.fulfil_many(ctx.session, ctx.settings, ids, actor(ctx))
     await ctx.session.commit()
     return RedirectResponse("/fulfilment?done=fulfilled", status_code=303)
@@ -275,27 +276,29 @@ async def manage(ctx: Ctx) -> Response:
 async def edit(ctx: Ctx) -> Response:
     raw_id = ctx.request.path_params.get("id")
     reward_id = int(raw_id) if raw_id is not None else None
-    error = None
+    problems: dict[str, str] = {}
+    typed: Any = None
     if ctx.request.method == "POST":
         form = await ctx.request.form()
-        try:
-            data = reward_from_form(form, ctx.settings.zone)
-        except InvalidInput as problem:
-            error = problem.message
-        else:
+        data, values, problems = reward_from_form(form, ctx.settings.zone)
+        if data is not None:
             saved = await catalogue.save_reward(ctx.session, data, actor(ctx), reward_id)
             await ctx.session.commit()
-            return RedirectResponse(f"/fulfilment/catalogue/{saved.id}?saved=1", status_code=303)
+            return RedirectResponse(
+                f"/fulfilment/catalogue/{saved.id}?done=reward_saved", status_code=303
+            )
+        # Shown again as typed, with each problem next to its field.
+        typed = RewardCreate.model_construct(**values)
     reward = await catalogue.get_reward(ctx.session, reward_id) if reward_id else None
     pool = await vouchers.code_pool(ctx.session, reward_id) if reward_id else None
     return render(
         ctx.request,
         "rewards/edit.html",
-        status_code=422 if error else 200,
+        status_code=422 if problems else 200,
         reward=reward,
+        typed=typed,
         pool=pool,
-        error=error,
-        saved=ctx.request.query_params.get("saved") == "1",
+        problems=problems,
         departments=await org.list_departments(ctx.session),
         fulfilments=list(Fulfilment),
         approvers=list(Approver),
@@ -310,15 +313,53 @@ def _field(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def reward_from_form(form: FormData, zone: Any) -> RewardCreate:
-    """The editor's fields as a RewardCreate; problems become one readable message."""
+# The schema's own checks, said to HR next to the field they concern.
+MODEL_PROBLEMS = {
+    "a per-person limit needs both a count and a period": (
+        "limit_count",
+        N_("A per-person limit needs both a count and a period."),
+    ),
+    "the window must end after it starts": (
+        "available_until",
+        N_("The end must come after the start."),
+    ),
+    "paid leave needs its hours": ("leave_hours", N_("Paid leave needs its hours.")),
+}
+
+
+def _field_problem(error: Any) -> tuple[str, str]:
+    """(field, message in the person's language) for one pydantic error."""
+    field = ".".join(str(part) for part in error["loc"])
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "value_error":
+        text = str(ctx.get("error", error["msg"]))
+        for known, (where, message) in MODEL_PROBLEMS.items():
+            if known in text:
+                return where, _(message)
+    if kind == "greater_than":
+        return field, _("Must be more than {n}.").format(n=ctx.get("gt"))
+    if kind == "greater_than_equal":
+        return field, _("Must be at least {n}.").format(n=ctx.get("ge"))
+    if kind in ("missing", "string_too_short"):
+        return field, _("Required.")
+    if kind == "string_too_long":
+        return field, _("At most {n} characters.").format(n=ctx.get("max_length"))
+    return field or "form", _("Check this value.")
+
+
+def reward_from_form(
+    form: FormData, zone: Any
+) -> tuple[RewardCreate | None, dict[str, Any], dict[str, str]]:
+    """The editor's fields: (the reward, or None; the values as typed; field -> problem)."""
+    problems: dict[str, str] = {}
 
     def number(name: str) -> int | None:
         raw = _field(form, name)
         if not raw:
             return None
         if not raw.lstrip("-").isdigit():
-            raise InvalidInput(_("{name} must be a whole number").format(name=name))
+            problems[name] = _("Enter a whole number.")
+            return None
         return int(raw)
 
     def moment(name: str) -> datetime | None:
@@ -328,9 +369,8 @@ def reward_from_form(form: FormData, zone: Any) -> RewardCreate:
         try:
             return datetime.fromisoformat(raw).replace(tzinfo=zone)
         except ValueError:
-            raise InvalidInput(
-                _("{name} must be a date like 2026-11-24").format(name=name)
-            ) from None
+            problems[name] = _("Enter a date and time.")
+            return None
 
     values: dict[str, Any] = {
         "name": _field(form, "name"),
@@ -355,12 +395,18 @@ def reward_from_form(form: FormData, zone: Any) -> RewardCreate:
         "active": form.get("active") == "on",
         "sort_order": number("sort_order") or 0,
     }
+    start, end = values["available_from"], values["available_until"]
+    if start and end and end <= start:
+        # Checked here too: the schema only checks it once every field is valid.
+        problems["available_until"] = _("The end must come after the start.")
     try:
-        return RewardCreate(**values)
+        reward = RewardCreate(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{where}: {first['msg']}" if where else str(first["msg"])) from None
+        for error in exc.errors():
+            where, message = _field_problem(error)
+            problems.setdefault(where, message)
+        reward = None
+    return (None if problems else reward), values, problems
 
 
 @page(Permission.manage_rewards)

@@ -1,0 +1,60 @@
+"""The rule validator's messages in the reader's language.
+
+``rules/`` is a plain library and speaks English; the editor page says its messages
+in the person's language by matching their fixed shapes. Anything not listed here is
+shown as the validator wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from points.i18n import N_, gettext_
+
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), message)
+    for pattern, message in (
+        (r"^unknown field `(?P<name>[^`]+)`$", N_("unknown field “{name}”")),
+        (r"^unknown top-level field `(?P<name>[^`]+)`$", N_("unknown top-level field “{name}”")),
+        (r"^did you mean `(?P<name>[^`]+)`\?$", N_("did you mean “{name}”?")),
+        (r"^`(?P<name>[^`]+)` is missing$", N_("“{name}” is missing")),
+        (r"^YAML syntax error: (?P<problem>.+)$", N_("YAML syntax error: {problem}")),
+        (r"^unknown event type `(?P<name>[^`]+)`$", N_("unknown event type “{name}”")),
+        (
+            r"^must be at least (?P<min>\S+), got (?P<got>.+)$",
+            N_("must be at least {min}, got {got}"),
+        ),
+        (
+            r"^must be more than (?P<min>\S+), got (?P<got>.+)$",
+            N_("must be more than {min}, got {got}"),
+        ),
+        (
+            r"^expected one of (?P<options>.+), got (?P<got>.+)$",
+            N_("expected one of {options}, got {got}"),
+        ),
+        (
+            r"^duplicate rule id \(first used on line (?P<line>\d+)\)$",
+            N_("duplicate rule id (first used on line {line})"),
+        ),
+        (r"^must not be empty$", N_("must not be empty")),
+        (r"^(?P<value>.+) is not a valid id$", N_("{value} is not a valid id")),
+        (r"^the file has no rules$", N_("the file has no rules")),
+        (r"^expected a whole number, got (?P<got>.+)$", N_("expected a whole number, got {got}")),
+        (r"^expected a number, got (?P<got>.+)$", N_("expected a number, got {got}")),
+        (r"^expected text, got (?P<got>.+)$", N_("expected text, got {got}")),
+        (r"^expected true or false, got (?P<got>.+)$", N_("expected true or false, got {got}")),
+        (r"^expected a list, got (?P<got>.+)$", N_("expected a list, got {got}")),
+        (r"^expected a mapping, got (?P<got>.+)$", N_("expected a mapping, got {got}")),
+    )
+)
+
+
+def rule_message(text: str | None) -> str:
+    """``text`` from the rule validator, translated when it has a known shape."""
+    if not text:
+        return ""
+    for pattern, message in _SHAPES:
+        found = pattern.match(text)
+        if found:
+            return gettext_(message).format(**found.groupdict())
+    return text
