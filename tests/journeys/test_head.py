@@ -56,7 +56,7 @@ def test_head_reads_the_dashboard_opens_a_member_and_decides_requests(
         page.locator(".period-tabs a", has_text=re.compile(f"^{label}$")).click()
         expect(page.locator(".period-tabs a.active")).to_have_text(label)
         assert boss.h1().startswith("看板")
-        expect(page.locator("[data-testid=compare-note]")).to_contain_text("相同天数")
+        expect(page.locator("[data-testid=compare-note]")).to_contain_text("同一时段")
         boss.fits()
 
     # A member's page: figures and history, no adjustment form.
