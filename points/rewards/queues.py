@@ -10,6 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.auth.permissions import Permission, Principal
+from points.calendar import Period, bounds_at
 from points.db import utcnow
 from points.errors import NotFound
 from points.i18n import _
@@ -18,14 +19,12 @@ from points.ledger.service import balances
 from points.org.models import Department, Employee
 from points.rewards.models import (
     COUNTED,
-    LimitPeriod,
     Redemption,
     RedemptionStatus,
     RedemptionStep,
     Reward,
     VoucherCode,
 )
-from points.rewards.policy import period_bounds
 from points.rewards.workflow import may_approve, owner_and_reward
 
 
@@ -152,7 +151,7 @@ async def approval_context(
         available = (await balances(session, redemption.employee_id))[AccountKind.available]
         used = 0
         if reward.limit_count and reward.limit_period:
-            start, end = period_bounds(LimitPeriod(reward.limit_period), utcnow(), zone)
+            start, end = bounds_at(Period(reward.limit_period), utcnow(), zone)
             used = (
                 await session.exec(
                     select(func.count()).where(

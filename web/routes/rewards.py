@@ -47,7 +47,7 @@ def path_id(ctx: Ctx, name: str = "id") -> int:
     return value
 
 
-LIMIT_PERIODS = {
+LIMIT_PERIOD_NAMES = {
     "day": N_("day"),
     "week": N_("week"),
     "month": N_("month"),
@@ -57,7 +57,7 @@ LIMIT_PERIODS = {
 
 
 def base_values() -> dict[str, Any]:
-    return {"status_labels": STATUS_LABELS, "limit_periods": LIMIT_PERIODS}
+    return {"status_labels": STATUS_LABELS, "limit_periods": LIMIT_PERIOD_NAMES}
 
 
 # ---------------------------------------------------------------- employees
