@@ -18,9 +18,10 @@ from points.ledger.models import (
     RuleCapUsage,
     RuleStreak,
 )
+from points.levels.models import Level
 from points.notifications.models import Notification
 from points.org.models import Department, Employee, FormerDepartment, RoleAssignment
-from points.rewards.models import Redemption, RedemptionStep, Reward, VoucherCode
+from points.rewards.models import Redemption, RedemptionStep, Reward, RewardGoal, VoucherCode
 from points.rulesets.models import RuleVersion
 from points.wecom.models import (
     ApprovalPolicyRule,
@@ -50,6 +51,7 @@ __all__ = [
     "FrozenRank",
     "LedgerEntry",
     "LedgerTransaction",
+    "Level",
     "Notification",
     "PeriodScore",
     "Pilot",
@@ -57,6 +59,7 @@ __all__ = [
     "Redemption",
     "RedemptionStep",
     "Reward",
+    "RewardGoal",
     "RoleAssignment",
     "RuleCapUsage",
     "RuleStreak",

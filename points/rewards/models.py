@@ -159,3 +159,13 @@ class Offer(Protocol):
 def audience_of(reward: Offer) -> list[int]:
     value: Any = reward.audience or []
     return [int(v) for v in value]
+
+
+class RewardGoal(SQLModel, table=True):
+    """The reward a person pinned as their goal (one per person), shown on home."""
+
+    __tablename__ = "reward_goal"
+
+    employee_id: int = Field(foreign_key="employee.id", primary_key=True)
+    reward_id: int = Field(foreign_key="reward.id")
+    pinned_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)

@@ -2,7 +2,7 @@
 
 From the navigation (and the admin hub and 更多), one step further through each page's
 links and GET forms: no server error, no broken link, no console error, nothing wider
-than the 390 px screen, and no text left in the other language.
+than the 390 px screen, no text left in the other language, and no emoji (icons are SVG).
 """
 
 from __future__ import annotations
@@ -56,6 +56,14 @@ def untranslated(visit: Visit) -> list[str]:
         phrases = re.findall(r"[A-Za-z][A-Za-z']+(?:[ ,]+[A-Za-z][A-Za-z']+)+", text)
         return [p for p in phrases if not set(p.replace(",", " ").split()) <= NAMES]
     return [p for p in ZH_PHRASES if p in text]
+
+
+# Emoji and symbol pictographs need a font many phones lack (they show as empty boxes).
+PICTOGRAPHS = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
+
+
+def pictographs(visit: Visit) -> list[str]:
+    return sorted(set(PICTOGRAPHS.findall(visible_text(visit))))
 
 
 def links_and_forms(visit: Visit) -> list[str]:
@@ -122,6 +130,8 @@ def test_every_reachable_page_works_on_a_phone(
             problems.append(str(wide))
         for phrase in untranslated(visit):
             problems.append(f"{path}: not translated: {phrase!r}")
+        for symbol in pictographs(visit):
+            problems.append(f"{path}: shows {symbol!r}, which needs an emoji font")
         if depth == 0:
             for link in links_and_forms(visit):
                 if link not in seen:

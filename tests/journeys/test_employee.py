@@ -19,6 +19,7 @@ WORDS = {
         "history": "全部明细",
         "board": "排行榜",
         "tabs": ["周", "月", "季度", "年", "累计"],
+        "campaign": "活动区间",
         "rewards": "兑换商城",
         "coffee": "咖啡券",
         "lunch": "午餐券",
@@ -36,6 +37,7 @@ WORDS = {
         "history": "Full history",
         "board": "Leaderboard",
         "tabs": ["Week", "Month", "Quarter", "Year", "All time"],
+        "campaign": "Campaign",
         "rewards": "Rewards",
         "coffee": "Coffee voucher",
         "lunch": "Lunch voucher",
@@ -83,6 +85,11 @@ def test_employee_sees_why_ranks_redeems_cancels_and_filters(
         expect(page.locator(".period-tabs a.active")).to_have_text(label)
         assert me.h1() == w["board"]
         me.fits()
+    # The top three stand on a podium; a campaign shows its dates at once.
+    expect(page.locator(".podium li")).to_have_count(3)
+    page.locator(".period-tabs a", has_text=w["campaign"]).click()
+    expect(page.locator("input[name=from]")).to_have_value(re.compile(r"\d{4}-\d{2}-01"))
+    expect(page.locator("input[name=to]")).to_be_visible()
     # By department: choosing the scope applies without a button.
     scope = page.locator("select[name=scope]")
     department = scope.locator("option").nth(1).get_attribute("value")

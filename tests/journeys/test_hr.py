@@ -86,7 +86,10 @@ def test_hr_changes_a_rule_stocks_a_reward_fulfils_adjusts_and_exports(
     page.locator("input[name=reason]").fill("帮同事配置企业微信")
     page.locator("button", has_text="保存调整").click()
     expect(page.locator("[data-testid=flash]")).to_contain_text("调整已保存")
-    expect(page.locator(".entries .entry").first).to_contain_text("帮同事配置企业微信")
+    latest = page.locator(".entries .entry").first
+    expect(latest).to_contain_text("帮同事配置企业微信")
+    me = page.locator("[data-testid=who]").inner_text().split()[0]
+    expect(latest).to_contain_text(f"由 {me} 调整")  # by name, not userid
     assert hr.h1() == name
 
     # Each export: the board, the dashboard, the spending.

@@ -304,3 +304,26 @@ async def test_the_reward_form_keeps_what_was_typed_and_says_each_problem_in_chi
     )
     assert "Value error" not in bad.text and "Input should be" not in bad.text
     assert 'action="/fulfilment/catalogue/new"' in bad.text
+
+
+async def test_a_pinned_goal_shows_on_home_with_what_is_missing(
+    pg: Store, shop: Shop, client: httpx.AsyncClient
+) -> None:
+    async with pg.db.session() as session:
+        reward = await make_reward(session, name="图书卡", name_en="Book card", price=250)
+        await session.commit()
+    await login(client, shop.employee.userid)
+    page = await client.get(f"/rewards/{reward.id}")
+    pinned = await client.post(
+        f"/rewards/{reward.id}/goal", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert pinned.status_code == 303, pinned.text[-600:]
+    assert pinned.headers["location"].endswith("done=goal_pinned")
+    assert "取消目标" in (await client.get(pinned.headers["location"])).text
+    home = await client.get("/")
+    assert "我的目标" in home.text and "图书卡" in home.text
+    assert "已有 100 / 250 分，还差 150 分" in home.text
+    await client.post(
+        f"/rewards/{reward.id}/goal", data={"csrf_token": csrf_from(page.text), "unpin": "1"}
+    )
+    assert "我的目标" not in (await client.get("/")).text

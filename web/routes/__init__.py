@@ -10,6 +10,7 @@ from web.routes import (
     boards,
     boards_api,
     dashboards,
+    levels,
     org,
     pages,
     points_pages,
@@ -34,4 +35,5 @@ routes: list[BaseRoute] = [
     *dashboards.routes,
     *boards_api.routes,
     *rules_pages.routes,
+    *levels.routes,
 ]

@@ -11,12 +11,16 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission
 from points.auth.scope import require_department
+from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
 from points.ledger.adjustments import adjust
 from points.ledger.figures import history, person_figures
 from points.ledger.models import TransactionKind
+from points.levels import service as levels
 from points.org import service as org
+from points.progress import streak_goals
+from points.rewards.goals import goal_progress
 from points.statement import STATEMENT_KINDS, statement
 from web.forms import date_param, day_start, page_params
 from web.security import Ctx, page
@@ -45,6 +49,7 @@ async def home(ctx: Ctx) -> Response:
     figures = await person_figures(ctx.session, ctx.settings, employee)
     rows, _total = await history(ctx.session, employee.id, kinds=STATEMENT_KINDS, limit=8)
     latest = await statement(ctx.session, rows)
+    today = utcnow().astimezone(ctx.settings.zone).date()
     return render(
         ctx.request,
         "home.html",
@@ -52,6 +57,9 @@ async def home(ctx: Ctx) -> Response:
         department_chain=chain,
         figures=figures,
         latest=latest,
+        level=levels.standing(await levels.ladder(ctx.session), figures.all_time),
+        streaks=await streak_goals(ctx.session, employee.id, today),
+        goal=await goal_progress(ctx.session, employee.id),
     )
 
 

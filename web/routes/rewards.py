@@ -18,7 +18,7 @@ from points.i18n import N_, _
 from points.ledger.models import AccountKind
 from points.ledger.service import balances
 from points.org import service as org
-from points.rewards import catalogue, queues, redeem, reports, vouchers, workflow
+from points.rewards import catalogue, goals, queues, redeem, reports, vouchers, workflow
 from points.rewards.models import (
     LIMIT_PERIODS,
     Approver,
@@ -105,8 +105,25 @@ async def _reward_page(
         confirm=confirm,
         refusal=refusal,
         nonce=nonce(),
+        goal=await goals.goal_progress(ctx.session, employee.id),
         **base_values(),
     )
+
+
+@page(Permission.redeem)
+async def pin_goal(ctx: Ctx) -> Response:
+    """Pin (or, with unpin=1, unpin) this reward as the person's goal."""
+    form = await ctx.request.form()
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    assert employee.id is not None
+    if form.get("unpin") == "1":
+        await goals.unpin_goal(ctx.session, employee.id)
+        done = "goal_unpinned"
+    else:
+        await goals.pin_goal(ctx.session, employee.id, path_id(ctx))
+        done = "goal_pinned"
+    await ctx.session.commit()
+    return RedirectResponse(f"/rewards/{path_id(ctx)}?done={done}", status_code=303)
 
 
 @page(Permission.redeem)
@@ -488,6 +505,7 @@ routes = [
     Route("/rewards/{id:int}", reward_page),
     Route("/rewards/{id:int}/picture", picture),
     Route("/rewards/{id:int}/redeem", redeem_page, methods=["GET", "POST"]),
+    Route("/rewards/{id:int}/goal", pin_goal, methods=["POST"]),
     Route("/approvals", approvals),
     Route("/approvals/{id:int}/{action:str}", decide, methods=["POST"]),
     Route("/fulfilment", queue),
