@@ -1,5 +1,8 @@
 """The rule validator's messages in the reader's language.
 
+The message ids are the validator's own English sentences, so English pages read
+exactly as the validator wrote them.
+
 ``rules/`` is a plain library and speaks English; the editor page says its messages
 in the person's language by matching their fixed shapes. Anything not listed here is
 shown as the validator wrote it.
@@ -14,12 +17,12 @@ from points.i18n import N_, gettext_
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), message)
     for pattern, message in (
-        (r"^unknown field `(?P<name>[^`]+)`$", N_("unknown field “{name}”")),
-        (r"^unknown top-level field `(?P<name>[^`]+)`$", N_("unknown top-level field “{name}”")),
-        (r"^did you mean `(?P<name>[^`]+)`\?$", N_("did you mean “{name}”?")),
-        (r"^`(?P<name>[^`]+)` is missing$", N_("“{name}” is missing")),
+        (r"^unknown field `(?P<name>[^`]+)`$", N_("unknown field `{name}`")),
+        (r"^unknown top-level field `(?P<name>[^`]+)`$", N_("unknown top-level field `{name}`")),
+        (r"^did you mean `(?P<name>[^`]+)`\?$", N_("did you mean `{name}`?")),
+        (r"^`(?P<name>[^`]+)` is missing$", N_("`{name}` is missing")),
         (r"^YAML syntax error: (?P<problem>.+)$", N_("YAML syntax error: {problem}")),
-        (r"^unknown event type `(?P<name>[^`]+)`$", N_("unknown event type “{name}”")),
+        (r"^unknown event type `(?P<name>[^`]+)`$", N_("unknown event type `{name}`")),
         (
             r"^must be at least (?P<min>\S+), got (?P<got>.+)$",
             N_("must be at least {min}, got {got}"),

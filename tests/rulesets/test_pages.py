@@ -60,7 +60,8 @@ async def test_the_editor_shows_a_typo_with_its_line_and_suggestion(
     )
     assert response.status_code == 200
     assert "<html" not in response.text  # just the errors block
-    assert "第 4 行" in response.text and "did you mean `on_time`?" in response.text
+    # The validator's suggestion, said in Chinese on a Chinese page.
+    assert "第 4 行" in response.text and "是不是想写「on_time」？" in response.text
     ok = await client.post(
         "/rules/validate",
         data={"csrf_token": token, "source": source.replace("on_tme", "on_time")},
@@ -70,7 +71,7 @@ async def test_the_editor_shows_a_typo_with_its_line_and_suggestion(
     # Saving the broken text keeps it in the editor with the errors and saves nothing.
     refused = await client.post("/rules/drafts", data={"csrf_token": token, "source": source})
     assert refused.status_code == 422
-    assert "did you mean `on_time`?" in refused.text and "on_tme" in refused.text
+    assert "是不是想写「on_time」？" in refused.text and "on_tme" in refused.text
 
 
 async def test_hr_edits_tries_simulates_and_activates_with_backapply(
