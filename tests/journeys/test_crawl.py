@@ -58,8 +58,9 @@ def untranslated(visit: Visit) -> list[str]:
     return [p for p in ZH_PHRASES if p in text]
 
 
-# Emoji and symbol pictographs need a font many phones lack (they show as empty boxes).
-PICTOGRAPHS = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
+# Emoji pictographs need a font many phones lack (they show as empty boxes); plain
+# dingbats such as ✓ are in the Chinese fonts and may stay.
+PICTOGRAPHS = re.compile("[\U0001f000-\U0001faff\u2600-\u26ff]")
 
 
 def pictographs(visit: Visit) -> list[str]:
