@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from points.appeals.models import Appeal
 from points.audit.models import AuditEntry
 from points.auth.models import ApiToken
 from points.boards.models import FrozenBoard, FrozenRank
@@ -19,7 +20,9 @@ from points.ledger.models import (
     RuleStreak,
 )
 from points.notifications.models import Notification
+from points.ops.models import JobRun
 from points.org.models import Department, Employee, FormerDepartment, RoleAssignment
+from points.privacy.models import SiteText
 from points.rewards.models import Redemption, RedemptionStep, Reward, VoucherCode
 from points.rulesets.models import RuleVersion
 from points.wecom.models import (
@@ -36,6 +39,7 @@ __all__ = [
     "Account",
     "ActivityEvent",
     "ApiToken",
+    "Appeal",
     "ApprovalPolicyRule",
     "AuditEntry",
     "BehaviorDay",
@@ -48,6 +52,7 @@ __all__ = [
     "FormerDepartment",
     "FrozenBoard",
     "FrozenRank",
+    "JobRun",
     "LedgerEntry",
     "LedgerTransaction",
     "Notification",
@@ -61,6 +66,7 @@ __all__ = [
     "RuleCapUsage",
     "RuleStreak",
     "RuleVersion",
+    "SiteText",
     "VoucherCode",
     "metadata",
 ]

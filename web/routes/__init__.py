@@ -7,12 +7,15 @@ from starlette.routing import BaseRoute
 from web.routes import (
     admin,
     api,
+    appeals,
     boards,
     boards_api,
     dashboards,
+    operations,
     org,
     pages,
     points_pages,
+    privacy,
     rewards,
     rewards_api,
     rules_pages,
@@ -34,4 +37,7 @@ routes: list[BaseRoute] = [
     *dashboards.routes,
     *boards_api.routes,
     *rules_pages.routes,
+    *appeals.routes,
+    *operations.routes,
+    *privacy.routes,
 ]

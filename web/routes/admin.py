@@ -65,7 +65,12 @@ async def roles(ctx: Ctx) -> Response:
             raise InvalidInput(_("Choose a role.")) from None
         if action == "revoke":
             await org.revoke_role(
-                ctx.session, userid=userid, role=role, revoked_by=ctx.principal.userid
+                ctx.session,
+                userid=userid,
+                role=role,
+                revoked_by=ctx.principal.userid,
+                ip=ctx.client_ip,
+                user_agent=ctx.user_agent,
             )
         else:
             raw_department = str(form.get("department_id", "")).strip()
@@ -76,6 +81,8 @@ async def roles(ctx: Ctx) -> Response:
                 role=role,
                 department_id=department_id,
                 granted_by=ctx.principal.userid,
+                ip=ctx.client_ip,
+                user_agent=ctx.user_agent,
             )
         await ctx.session.commit()
         return RedirectResponse("/admin/roles", status_code=303)

@@ -9,11 +9,14 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from points.appeals import service as appeals
 from points.auth.permissions import Permission
 from points.auth.scope import require_department
+from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import _
 from points.ledger.adjustments import adjust
+from points.ledger.expiry_reminders import expiring
 from points.ledger.figures import history, person_figures
 from points.ledger.models import TransactionKind
 from points.org import service as org
@@ -36,6 +39,7 @@ async def home(ctx: Ctx) -> Response:
     chain = await org.department_chain(ctx.session, employee.department_id)
     figures = await person_figures(ctx.session, ctx.settings, employee)
     latest, _total = await history(ctx.session, employee.id, limit=8)
+    today = utcnow().astimezone(ctx.settings.zone).date()
     return render(
         ctx.request,
         "home.html",
@@ -43,6 +47,9 @@ async def home(ctx: Ctx) -> Response:
         department_chain=chain,
         figures=figures,
         latest=latest,
+        answers=await appeals.answers_by_entry(ctx.session, [r.id for r in latest if r.id]),
+        appeals=await appeals.for_home(ctx.session, employee.id),
+        expiring=await expiring(ctx.session, ctx.settings, employee.id, today),
     )
 
 
@@ -81,6 +88,7 @@ async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> R
         limit=limit,
         kind=kind,
         filters=request.query_params,
+        answers=await appeals.answers_by_entry(ctx.session, [r.id for r in rows if r.id]),
         **extra,
     )
 
