@@ -251,6 +251,8 @@ async def restore(
     try:
         async with db.session() as session:
             report = await reconcile(session, settings.zone)
+        # Reconcile reads in a read-only snapshot; the audit row needs a transaction of its own.
+        async with db.session() as session:
             await record(
                 session,
                 actor=actor,

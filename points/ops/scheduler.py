@@ -229,7 +229,10 @@ async def run_forever(
     settings: Settings, db: Database, queue: JobQueue, stop: asyncio.Event, tick: float = 30.0
 ) -> None:
     """``points serve``'s scheduler loop: a pass every ``tick`` seconds until ``stop``."""
-    log.info("periodic jobs run in this process (no Redis); %s", runner_name())
+    # uvicorn's logger is the one `points serve` prints at INFO: say so where operators look.
+    logging.getLogger("uvicorn.error").info(
+        "periodic jobs run in this process (no Redis): %s", runner_name()
+    )
     while not stop.is_set():
         try:
             await run_due(settings, db, queue)

@@ -12,8 +12,8 @@ from points.auth.permissions import Permission
 from points.errors import InvalidInput
 from points.i18n import _
 from points.ops import scheduler
-from points.rewards import service as rewards
-from points.rewards.service import Actor
+from points.rewards import reports as rewards
+from points.rewards.policy import Actor
 from web.forms import date_param, day_start
 from web.security import Ctx, api, page
 from web.templating import render
