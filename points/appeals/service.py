@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, or_, select
@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.appeals.models import Appeal, AppealStatus
 from points.audit.service import record
 from points.auth.permissions import Permission, Principal
+from points.calendar import day_start
 from points.db import utcnow
 from points.errors import Conflict, Forbidden, InvalidInput, NotFound
 from points.events.models import ActivityEvent
@@ -292,8 +293,8 @@ async def context(session: AsyncSession, settings: Settings, appeal: Appeal) -> 
         day = entry.effective_at.astimezone(settings.zone).date()
     else:
         day = appeal.created_at.astimezone(settings.zone).date()
-    start = datetime.combine(day - timedelta(days=CONTEXT_DAYS), time.min, tzinfo=settings.zone)
-    end = datetime.combine(day + timedelta(days=CONTEXT_DAYS + 1), time.min, tzinfo=settings.zone)
+    start = day_start(day - timedelta(days=CONTEXT_DAYS), settings.zone)
+    end = day_start(day + timedelta(days=CONTEXT_DAYS + 1), settings.zone)
     events = (
         await session.exec(
             select(ActivityEvent)

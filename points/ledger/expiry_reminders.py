@@ -8,12 +8,12 @@ window, and from which day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.ledger.expiry import months_before
+from points.calendar import day_start, months_before
 from points.ledger.models import EARNING_KINDS, AccountKind, LedgerTransaction
 from points.ledger.service import balances
 from points.notifications.models import Notification
@@ -42,7 +42,7 @@ async def expiring(
     if months <= 0 or days <= 0:
         return None
     horizon = today + timedelta(days=days)
-    cutoff = datetime.combine(months_before(horizon, months), time.min, tzinfo=settings.zone)
+    cutoff = day_start(months_before(horizon, months), settings.zone)
     credits = (
         await session.exec(
             select(LedgerTransaction.effective_at, LedgerTransaction.points)
@@ -84,9 +84,7 @@ async def send_reminders(session: AsyncSession, settings: Settings, today: date)
     if settings.EXPIRY_MONTHS <= 0 or settings.EXPIRY_REMINDER_DAYS <= 0:
         return {"people": 0, "points": 0}
     horizon = today + timedelta(days=settings.EXPIRY_REMINDER_DAYS)
-    cutoff = datetime.combine(
-        months_before(horizon, settings.EXPIRY_MONTHS), time.min, tzinfo=settings.zone
-    )
+    cutoff = day_start(months_before(horizon, settings.EXPIRY_MONTHS), settings.zone)
     people = (
         await session.exec(
             select(Employee.id, Employee.userid)

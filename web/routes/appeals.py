@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from points.appeals import service
 from points.appeals.models import AppealStatus
+from points.appeals.schemas import AppealIn, RejectIn, ResolveIn
 from points.auth.permissions import Permission
 from points.errors import InvalidInput, NotFound
 from points.i18n import _
@@ -18,24 +19,6 @@ from points.ledger.models import LedgerTransaction
 from web.forms import int_param
 from web.security import Ctx, api, page
 from web.templating import render
-
-
-class AppealIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    message: str = Field(max_length=service.MAX_MESSAGE)
-    entry_id: int | None = None
-    occurred_on: str | None = None
-
-
-class ResolveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    points: int
-    reason: str = Field(max_length=service.MAX_REASON)
-
-
-class RejectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    reason: str = Field(max_length=service.MAX_REASON)
 
 
 def _day(raw: str | None) -> date | None:
