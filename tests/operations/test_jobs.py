@@ -25,7 +25,8 @@ from points.jobs import InlineQueue, JobContext, job
 from points.ledger.expiry_reminders import KIND, send_reminders
 from points.ledger.models import TransactionKind
 from points.ledger.reconcile import reconcile
-from points.ledger.service import Posting, earning_legs, post
+from points.ledger.service import Posting, earning_legs
+from points.ledger.writer import post
 from points.migrate import upgrade
 from points.notifications.models import Notification
 from points.ops import scheduler
