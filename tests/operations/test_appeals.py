@@ -77,7 +77,7 @@ async def test_appeals_filed_answered_told_and_linked(
             "/appeals/new", data={"csrf_token": csrf_from(form.text), "message": "  "}
         )
         assert empty.status_code == 422
-        assert "请" in empty.text or "说明" in empty.text
+        assert "请说明你认为哪里有问题。" in empty.text
 
     # 2. ...and one about a day with nothing, through the API.
     api_filed = await web.post(
