@@ -7,6 +7,7 @@ from typing import Any
 from points.db import utcnow
 from points.jobs import JobContext, job
 from points.ledger.expiry_reminders import send_reminders
+from points.ops.scheduler import prune_runs
 from points.privacy.service import anonymise_leavers, clear_old_event_attributes
 
 
@@ -29,5 +30,6 @@ async def privacy_retention(ctx: JobContext) -> dict[str, Any]:
         anonymised = await anonymise_leavers(
             session, ctx.settings, now.astimezone(ctx.settings.zone).date()
         )
+        pruned = await prune_runs(session, now)
         await session.commit()
-    return {"events_cleared": cleared, "leavers_anonymised": anonymised}
+    return {"events_cleared": cleared, "leavers_anonymised": anonymised, "job_runs_pruned": pruned}

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
 from points.db import Database, utcnow
@@ -258,6 +260,14 @@ async def status(settings: Settings, db: Database, now: datetime | None = None) 
         rows = (await session.exec(select(JobRun).where(col(JobRun.id).in_(latest)))).all()
     last = {run.job: run for run in rows}
     return [JobStatus(p, last.get(p.name), p.next(local_now)) for p in jobs]
+
+
+async def prune_runs(session: AsyncSession, now: datetime, keep_days: int = 90) -> int:
+    """Forget runs older than ``keep_days`` (the five-minute jobs add 288 rows a day)."""
+    result = await session.exec(
+        delete(JobRun).where(col(JobRun.started_at) < now - timedelta(days=keep_days))
+    )
+    return int(result.rowcount or 0)
 
 
 async def recent_runs(

@@ -75,6 +75,9 @@ async def test_a_slot_runs_in_one_process_only(store: Store) -> None:
             await session.exec(select(AuditEntry).where(AuditEntry.action == "job.run"))
         ).all()
         assert len(audited) == 3
+        # Runs are kept 90 days, then forgotten by the retention job.
+        assert await scheduler.prune_runs(session, utcnow() + timedelta(days=89)) == 0
+        assert await scheduler.prune_runs(session, utcnow() + timedelta(days=91)) == 3
 
 
 def test_slots_follow_the_schedule_in_the_company_zone() -> None:
