@@ -175,6 +175,7 @@ async def derive_scores(conn: asyncpg.Connection) -> None:
     periods = ", ".join(f"('{period}', key_{period})" for period in PERIOD_FORMATS)
     await conn.execute(
         f"""
+        SET work_mem = '256MB';
         DELETE FROM period_score;
         DELETE FROM department_score;
         CREATE TEMPORARY TABLE growth_days AS
