@@ -98,7 +98,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"WeCom Points on http://{host}:{port}/  (Ctrl+C to stop)")
     uvicorn.run(
-        "web.app:create_app",
+        "web.app:create_served_app",
         factory=True,
         host=host,
         port=port,
@@ -129,7 +129,9 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--name", required=True, help="what the token is for, e.g. office-screen")
-@click.option("--role", required=True, type=click.Choice(["employee", "head", "hr", "admin"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["employee", "head", "hr", "finance", "admin"])
+)
 @click.option("--user", "userid", default=None, help="the person an employee/head token acts as")
 def token_create(name: str, role: str, userid: str | None) -> None:
     """Create a token; it is printed once, as the last line."""
@@ -430,9 +432,13 @@ def rules_activate(
 
 
 def _add_wecom() -> None:
+    from points.ops.cli import backup, jobs, restore
     from points.wecom.cli import wecom
 
     main.add_command(wecom)
+    main.add_command(jobs)
+    main.add_command(backup)
+    main.add_command(restore)
 
 
 _add_wecom()

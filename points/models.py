@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from points.appeals.models import Appeal
 from points.audit.models import AuditEntry
 from points.auth.models import ApiToken
 from points.boards.models import FrozenBoard, FrozenRank
@@ -20,7 +21,9 @@ from points.ledger.models import (
 )
 from points.levels.models import Level
 from points.notifications.models import Notification
+from points.ops.models import JobRun
 from points.org.models import Department, Employee, FormerDepartment, RoleAssignment
+from points.privacy.models import SiteText
 from points.rewards.models import Redemption, RedemptionStep, Reward, RewardGoal, VoucherCode
 from points.rulesets.models import RuleVersion
 from points.wecom.models import (
@@ -37,6 +40,7 @@ __all__ = [
     "Account",
     "ActivityEvent",
     "ApiToken",
+    "Appeal",
     "ApprovalPolicyRule",
     "AuditEntry",
     "BehaviorDay",
@@ -49,6 +53,7 @@ __all__ = [
     "FormerDepartment",
     "FrozenBoard",
     "FrozenRank",
+    "JobRun",
     "LedgerEntry",
     "LedgerTransaction",
     "Level",
@@ -64,6 +69,7 @@ __all__ = [
     "RuleCapUsage",
     "RuleStreak",
     "RuleVersion",
+    "SiteText",
     "VoucherCode",
     "metadata",
 ]

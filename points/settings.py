@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     EXPIRY_MONTHS: int = Field(
         0, ge=0, le=120, description="points expire this many months after earning; 0 = never"
     )
+    EXPIRY_REMINDER_DAYS: int = Field(
+        7, ge=0, le=90, description="warn this many days before points expire; 0 = no warning"
+    )
+    APPEAL_SLA_DAYS: int = Field(
+        0, ge=0, le=365, description="open appeals older than this are overdue; 0 = no SLA"
+    )
+    EVENT_RETENTION_DAYS: int = Field(
+        0, ge=0, le=3650, description="clear raw event attributes after this many days; 0 = keep"
+    )
+    LEAVER_ANONYMISE_DAYS: int = Field(
+        0, ge=0, le=3650, description="anonymise leavers this many days after leaving; 0 = never"
+    )
+    SCHEDULER: bool = Field(
+        True, description="without Redis, `points serve` runs the periodic jobs itself"
+    )
     WECOM_ENABLED: bool = Field(False, description="turn the WeCom integration on")
     WECOM_CORP_ID: str = Field("", description="企业ID (CorpID)")
     WECOM_AGENT_ID: str = Field("", description="the self-built app's AgentId")

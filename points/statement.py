@@ -32,6 +32,7 @@ _titles: dict[int, dict[str, tuple[str, str]]] = {}
 
 @dataclass(frozen=True)
 class StatementLine:
+    id: int | None  # the ledger transaction's (appeals point at it)
     kind: str
     effective_at: datetime
     reason: str
@@ -104,6 +105,7 @@ async def statement(
     for row in rows:
         title, title_en = titles.get((row.rule_id or "", row.rule_version or 0), ("", ""))
         line = StatementLine(
+            id=row.id,
             kind=row.kind,
             effective_at=row.effective_at,
             reason=row.reason,

@@ -89,3 +89,24 @@ async def test_arq_enqueue_writes_what_arq_writes_in_one_transaction(redis_url: 
         await client.flushdb()
         await queue.close()
         await client.aclose()
+
+
+async def test_arq_enqueue_in_queues_the_job_for_later(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+    from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix
+    from arq.utils import timestamp_ms
+
+    client = aioredis.from_url(redis_url)
+    queue = ArqQueue(redis_url)
+    try:
+        await client.flushdb()
+        before = timestamp_ms()
+        await queue.enqueue_in(300, "test.write_audit", note="later")
+        ((job_id, score),) = await client.zrange(default_queue_name, 0, -1, withscores=True)
+        assert before + 300_000 <= score <= timestamp_ms() + 300_000  # not picked before then
+        ttl = await client.pttl(job_key_prefix + job_id.decode())
+        assert ttl > expires_extra_ms  # the job outlives its wait
+    finally:
+        await client.flushdb()
+        await queue.close()
+        await client.aclose()

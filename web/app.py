@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from points.db import Database
 from points.errors import DomainError
 from points.i18n import DEFAULT_LOCALE, negotiate, normalize_locale, use_locale
 from points.jobs import InlineQueue, make_queue
+from points.ops import scheduler
 from points.settings import Settings, get_settings
 from points.wecom.config import intake_database
 from web.errors import domain_error, http_error, server_error
@@ -77,8 +79,12 @@ class WeComCallbackLane:
             await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the application. The database and queue are made in the lifespan."""
+def create_app(settings: Settings | None = None, *, run_schedule: bool = False) -> Starlette:
+    """Build the application. The database and queue are made in the lifespan.
+
+    ``run_schedule``: without Redis, run the periodic jobs in this process too
+    (``points serve`` asks for it; tests and embedding callers do not).
+    """
     settings = settings or get_settings()
     settings.check_safe_for_production()
 
@@ -89,9 +95,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         intake_db = intake_database(settings)
         app.state.intake_db = intake_db or db
         app.state.queue = make_queue(settings, db, background=True)
+        stop = asyncio.Event()
+        schedule = None
+        if run_schedule and settings.SCHEDULER and not settings.REDIS_URL:
+            schedule = asyncio.create_task(
+                scheduler.run_forever(settings, db, app.state.queue, stop)
+            )
         try:
             yield
         finally:
+            stop.set()
+            if schedule is not None:
+                await schedule
             await app.state.queue.close()
             if intake_db is not None:
                 await intake_db.dispose()
@@ -124,6 +139,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = make_templates()
     app.state.metrics = Metrics()
     return app
+
+
+def create_served_app() -> Starlette:
+    """What ``points serve`` runs: the application and, without Redis, its schedule."""
+    return create_app(run_schedule=True)
 
 
 def inline_queue(app: Starlette) -> InlineQueue | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.openapi_operations import OPERATIONS_PATHS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 _REDEMPTION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -116,6 +118,7 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     **REWARD_PATHS,
+    **OPERATIONS_PATHS,
 }
 
 

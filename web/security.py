@@ -168,6 +168,15 @@ NAV: tuple[NavItem, ...] = (
     NavItem(N_("People"), "/people", Permission.view_company, "☰"),
     NavItem(N_("Rewards"), "/rewards", Permission.redeem, "◆"),
     NavItem(N_("Rules"), "/rules", Permission.manage_rules, "§"),
+    NavItem(N_("Appeals"), "/appeals", Permission.view_appeals, "?"),
+    # Finance reads the spend report; HR and admins reach it inside Fulfilment.
+    NavItem(
+        N_("Spend"),
+        "/fulfilment/spend",
+        Permission.view_spend,
+        "¥",
+        unless=Permission.fulfil_redemptions,
+    ),
     # HR approve inside Fulfilment; admins reach Fulfilment from the Admin hub.
     NavItem(
         N_("Approvals"),
@@ -229,6 +238,18 @@ ADMIN_LINKS: tuple[AdminLink, ...] = (
         "/admin/wecom",
         Permission.manage_settings,
         N_("Callback URL, last callback, pull connectors, test the connection"),
+    ),
+    AdminLink(
+        N_("Periodic jobs"),
+        "/admin/jobs",
+        Permission.run_jobs,
+        N_("Expiry, reminders, digests, board freezing: last run, next run, run now"),
+    ),
+    AdminLink(
+        N_("Privacy notice"),
+        "/admin/privacy",
+        Permission.manage_settings,
+        N_("The text at /privacy: what is collected, why, how long, who sees it"),
     ),
     AdminLink(
         N_("Approval deadlines"),

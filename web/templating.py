@@ -33,6 +33,7 @@ ROLE_LABELS = {
     "employee": N_("Employee"),
     "head": N_("Department head"),
     "hr": N_("HR"),
+    "finance": N_("Finance"),
     "admin": N_("Super admin"),
 }
 

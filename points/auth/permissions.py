@@ -26,12 +26,29 @@ class Permission(enum.StrEnum):
     manage_settings = "manage_settings"
     view_audit = "view_audit"
     manage_pilots = "manage_pilots"  # define pilot programmes (试点) and their goals
+    view_spend = "view_spend"  # the reward spend report
+    view_appeals = "view_appeals"  # appeals of the departments one may see (read-only)
+    resolve_appeals = "resolve_appeals"
+    run_jobs = "run_jobs"  # the periodic jobs page: see runs, run one now
 
 
 _EMPLOYEE = {Permission.view_own, Permission.redeem}
-_HEAD = _EMPLOYEE | {Permission.view_department, Permission.approve_redemptions}
+_HEAD = _EMPLOYEE | {
+    Permission.view_department,
+    Permission.approve_redemptions,
+    Permission.view_appeals,
+}
+# Finance reads every figure and export, and changes nothing.
+_FINANCE = _EMPLOYEE | {
+    Permission.view_department,
+    Permission.view_company,
+    Permission.view_spend,
+    Permission.export,
+}
 _HR = _HEAD | {
     Permission.view_company,
+    Permission.view_spend,
+    Permission.resolve_appeals,
     Permission.manage_rules,
     Permission.manage_rewards,
     Permission.fulfil_redemptions,
@@ -44,6 +61,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.employee: frozenset(_EMPLOYEE),
     Role.head: frozenset(_HEAD),
     Role.hr: frozenset(_HR),
+    Role.finance: frozenset(_FINANCE),
     Role.admin: frozenset(Permission),
 }
 
@@ -69,7 +87,7 @@ class Principal:
 
     @property
     def top_role(self) -> Role:
-        for role in (Role.admin, Role.hr, Role.head):
+        for role in (Role.admin, Role.hr, Role.finance, Role.head):
             if role in self.roles:
                 return role
         return Role.employee

@@ -316,6 +316,9 @@ async def run(quick: bool) -> BenchResult:
             _say(f"building {template}")
             details[f"{label}_build"] = await _build(base, template, employees, transactions)
             _say(f"built {details[f'{label}_build']}")
+        else:
+            # A template kept from an earlier run gets this code's migrations (cheap).
+            await upgrade_async(f"{base}/{template}")
         copy = f"points_bench_{uuid.uuid4().hex[:10]}"
         details[f"{label}_copy_s"] = round(await _copy(base, template, copy), 1)
         try:

@@ -148,35 +148,9 @@ async def add_company(
         WHERE s.account_id = a.id AND a.balance <> s.total
         """,
     )
-    await step("scores", "DELETE FROM period_score; DELETE FROM department_score")
-    for period, fmt in PERIOD_FORMATS.items():
-        for table, owner in (
-            ("period_score", "employee_id"),
-            ("department_score", "department_id"),
-        ):
-            await step(
-                "scores",
-                f"""
-                INSERT INTO {table} ({owner}, period, period_key, points)
-                SELECT {owner}, '{period}',
-                       to_char(effective_at AT TIME ZONE '{ZONE_NAME}', '{fmt}'), SUM(points)
-                FROM ledger_transaction
-                WHERE kind IN ('award', 'reversal', 'adjustment', 'backapply')
-                  AND points <> 0 AND {owner} IS NOT NULL
-                GROUP BY 1, 3
-                """,
-            )
-    for table, owner in (("period_score", "employee_id"), ("department_score", "department_id")):
-        await step(
-            "scores",
-            f"""
-            INSERT INTO {table} ({owner}, period, period_key, points)
-            SELECT {owner}, 'all', 'all', SUM(points) FROM ledger_transaction
-            WHERE kind IN ('award', 'reversal', 'adjustment', 'backapply')
-              AND points <> 0 AND {owner} IS NOT NULL
-            GROUP BY 1
-            """,
-        )
+    started = time.perf_counter()
+    await derive_scores(conn)
+    timings["scores"] = time.perf_counter() - started
     for table in ("employee", "account", "ledger_transaction", "ledger_entry"):
         await conn.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -186,3 +160,45 @@ async def add_company(
     await conn.execute("VACUUM ANALYZE")
     timings["vacuum_analyze"] = time.perf_counter() - started
     return {k: round(v, 1) for k, v in timings.items()}
+
+
+async def derive_scores(conn: asyncpg.Connection) -> None:
+    """Person and department scores from the transactions, in SQL.
+
+    The transactions are cut by local day once (a scratch table); every period is
+    rolled up from those days with keys formatted once per distinct day, so the
+    ledger is read once instead of once per period.
+    """
+    keys = ", ".join(
+        f"to_char(day, '{fmt}') AS key_{period}" for period, fmt in PERIOD_FORMATS.items()
+    )
+    periods = ", ".join(f"('{period}', key_{period})" for period in PERIOD_FORMATS)
+    await conn.execute(
+        f"""
+        SET work_mem = '256MB';
+        DELETE FROM period_score;
+        DELETE FROM department_score;
+        CREATE TEMPORARY TABLE growth_days AS
+            SELECT employee_id, department_id,
+                   (effective_at AT TIME ZONE '{ZONE_NAME}')::date AS day,
+                   SUM(points)::bigint AS points
+            FROM ledger_transaction
+            WHERE kind IN ('award', 'reversal', 'adjustment', 'backapply') AND points <> 0
+            GROUP BY 1, 2, 3;
+        CREATE TEMPORARY TABLE growth_calendar AS
+            SELECT day, {keys} FROM (SELECT DISTINCT day FROM growth_days) AS days;
+        INSERT INTO period_score (employee_id, period, period_key, points)
+            SELECT d.employee_id, k.period, k.period_key, SUM(d.points)
+            FROM growth_days d JOIN growth_calendar c ON c.day = d.day
+            CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
+            GROUP BY 1, 2, 3;
+        INSERT INTO department_score (department_id, period, period_key, points)
+            SELECT d.department_id, k.period, k.period_key, SUM(d.points)
+            FROM growth_days d JOIN growth_calendar c ON c.day = d.day
+            CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
+            WHERE d.department_id IS NOT NULL
+            GROUP BY 1, 2, 3;
+        DROP TABLE growth_days;
+        DROP TABLE growth_calendar;
+        """
+    )

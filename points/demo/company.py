@@ -162,6 +162,7 @@ async def build_company(
     names = _names(rng, sum(counts.values()))
     heads: dict[int, str] = {}
     hr: list[str] = []
+    finance = ""
     admin = ""
     start = date(2026, 11, 25)
     index = 0
@@ -186,12 +187,16 @@ async def build_company(
                 heads[dept_id] = userid
             elif dept_id == 5 and len(hr) < 2:
                 hr.append(userid)
+            elif dept_id == 4 and not finance:
+                finance = userid
             elif dept_id == 71 and not admin:
                 admin = userid
     for dept_id, userid in heads.items():
         await org.grant_role(session, userid=userid, role=Role.head, department_id=dept_id)
     for userid in hr:
         await org.grant_role(session, userid=userid, role=Role.hr)
+    if finance:
+        await org.grant_role(session, userid=finance, role=Role.finance)
     await org.grant_role(session, userid=admin, role=Role.admin)
     # The admin runs the system; their own activity should not win prizes.
     admin_row = await org.get_employee(session, admin)

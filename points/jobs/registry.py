@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import points.boards.jobs
+import points.ops.jobs
 import points.rewards.jobs
 import points.scoring.jobs
 import points.wecom.jobs  # noqa: F401

@@ -1,7 +1,7 @@
 """When the worker runs the periodic jobs (arq cron), in the company's time zone.
 
-The embedded default has no scheduler: ``points wecom pull`` runs the connectors,
-boards freeze on first view after a close, and the others are safe to run by hand.
+Without Redis, ``points serve`` runs the same schedule itself (``points/ops/scheduler.py``,
+one process per slot by a database claim); ``points jobs run NAME`` runs one by hand.
 """
 
 from __future__ import annotations
@@ -21,4 +21,7 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     # Redemptions nobody acted on release their hold; old points expire.
     ("expire_redemptions", {"hour": 0, "minute": 20}),
     ("expire_points", {"hour": 0, "minute": 40}),
+    # A warning before points expire; raw event detail and leavers' names are cleared.
+    ("remind_expiring_points", {"hour": 9, "minute": 0}),
+    ("privacy_retention", {"hour": 3, "minute": 40}),
 )

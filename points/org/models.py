@@ -72,6 +72,7 @@ class Role(enum.StrEnum):
     employee = "employee"
     head = "head"
     hr = "hr"
+    finance = "finance"  # reads figures and exports them; changes nothing
     admin = "admin"
 
 

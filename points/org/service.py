@@ -168,8 +168,10 @@ async def grant_role(
     role: Role,
     department_id: int | None = None,
     granted_by: str = "system",
+    ip: str = "",
+    user_agent: str = "",
 ) -> RoleAssignment:
-    """Give a person a role (a head needs the department they run); audited."""
+    """Give a person a role (a head needs the department they run); audited with from where."""
     if role == Role.employee:
         raise InvalidInput("everyone is an employee already")
     if role == Role.head and department_id is None:
@@ -199,11 +201,21 @@ async def grant_role(
         action="role.grant",
         target=userid,
         details={"role": role.value, "department_id": department_id},
+        ip=ip,
+        user_agent=user_agent,
     )
     return assignment
 
 
-async def revoke_role(session: AsyncSession, *, userid: str, role: Role, revoked_by: str) -> int:
+async def revoke_role(
+    session: AsyncSession,
+    *,
+    userid: str,
+    role: Role,
+    revoked_by: str,
+    ip: str = "",
+    user_agent: str = "",
+) -> int:
     employee = await get_employee(session, userid)
     rows = (
         await session.exec(
@@ -216,7 +228,13 @@ async def revoke_role(session: AsyncSession, *, userid: str, role: Role, revoked
         await session.delete(row)
     if rows:
         await record(
-            session, actor=revoked_by, action="role.revoke", target=userid, details={"role": role}
+            session,
+            actor=revoked_by,
+            action="role.revoke",
+            target=userid,
+            details={"role": role},
+            ip=ip,
+            user_agent=user_agent,
         )
     return len(rows)
 

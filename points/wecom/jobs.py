@@ -174,8 +174,14 @@ async def fetch_details(ctx: JobContext, *, requests: Sequence[dict[str, Any]]) 
             try:
                 events.extend(await resolve_detail_requests(client, [request], policy))
             except WeComError as exc:
-                if exc.is_config_error or exc.is_rate_limited:
-                    raise  # worth a retry later (or an admin's fix), not a skip
+                if exc.is_config_error:
+                    # Retrying cannot help until an admin fixes it; the approvals
+                    # connector reconciles what this job would have completed.
+                    log.error("WeCom details not fetched: %s", exc)
+                    counts = await _store(ctx, events)
+                    return {**counts, "failures": failures, "error": str(exc)}
+                if exc.stops_the_run:
+                    raise  # a rate limit or an outage: the queue retries with backoff
                 failures[request.key] = f"errcode {exc.errcode}"
     counts = await _store(ctx, events)
     return {**counts, "failures": failures}

@@ -194,6 +194,11 @@ async def _approval_chunk(
                 if cursor:
                     cursors.append(cursor)
                 cursor = following
+    except RepeatedCursor:
+        # The cursor WeCom repeated is not worth resuming from: list the chunk afresh.
+        cursor, cursors = "", []
+        await _store(ctx, "approvals", tally, position=where())
+        raise
     except WeComError:
         await _store(ctx, "approvals", tally, position=where())
         raise

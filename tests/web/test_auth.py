@@ -24,11 +24,11 @@ def nav_labels(html: str) -> list[str]:
     ("who", "expected"),
     [
         ("employee", ["我的积分", "排行榜", "兑换商城"]),
-        ("head", ["我的积分", "排行榜", "看板", "兑换商城", "审批"]),
+        ("head", ["我的积分", "排行榜", "看板", "兑换商城", "申诉", "审批", "更多"]),
         (
             "hr",
             # More than five: a phone shows the first four and 更多 (the rest stay on desktop).
-            ["我的积分", "排行榜", "看板", "员工", "兑换商城", "规则", "兑换管理", "更多"],
+            ["我的积分", "排行榜", "看板", "员工", "兑换商城", "规则", "申诉", "兑换管理", "更多"],
         ),
         (
             "admin",
@@ -39,6 +39,7 @@ def nav_labels(html: str) -> list[str]:
                 "员工",
                 "兑换商城",
                 "规则",
+                "申诉",
                 "管理",
                 "更多",
             ],

@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import col, func, select
 
 from points.events.models import ActivityEvent, EventStatus
-from points.jobs import InlineQueue
+from points.jobs import InlineQueue, JobContext, job_function
 from points.ledger.models import LedgerTransaction
 from points.settings import Settings
 from points.wecom.client import WeComError
@@ -386,7 +386,7 @@ async def test_a_repeated_cursor_stops_the_run_with_an_error(
     pg: Store, fake: FakeWeCom, timed_jobs: InlineQueue, clock: Clock
 ) -> None:
     await _staff(pg)
-    _approvals(fake, clock, 7)
+    numbers = _approvals(fake, clock, 7)
     fake.stuck_cursor = True
     with pytest.raises(WeComError, match="same cursor"):
         await run_connector_job(timed_jobs, APPROVALS)
@@ -394,6 +394,10 @@ async def test_a_repeated_cursor_stops_the_run_with_an_error(
     state = await _state(pg, "approvals")
     assert state.status == "failed" and state.window_end is None
     assert state.last_error is not None and "same cursor" in state.last_error
+    # The next run lists the chunk afresh rather than from the cursor WeCom repeated.
+    fake.stuck_cursor = False
+    await run_connector_job(timed_jobs, APPROVALS)
+    assert await _awards_per_approval(pg) == Counter({sp_no: 3 for sp_no in numbers})
 
 
 async def test_an_empty_success_does_not_move_the_window_past_the_safety_margin(
@@ -432,3 +436,16 @@ async def test_a_success_without_checkindata_is_not_an_empty_day(
 async def _quarantine(store: Store) -> list[QuarantinedRecord]:
     async with store.db.session() as session:
         return list((await session.exec(select(QuarantinedRecord))).all())
+
+
+async def test_60020_while_completing_callbacks_is_reported_not_retried(
+    pg: Store, fake: FakeWeCom, timed_jobs: InlineQueue, clock: Clock
+) -> None:
+    await _staff(pg)
+    (sp_no,) = _approvals(fake, clock, 1)
+    fake.untrusted_ip = True
+    result = await job_function("wecom_fetch_details")(
+        JobContext(timed_jobs.settings, timed_jobs.db, timed_jobs, clock),
+        requests=[{"kind": "approval", "key": sp_no, "userid": "", "occurred_at": None}],
+    )
+    assert "60020" in result["error"] and fake.paths_called().count(DETAIL) == 1

@@ -68,7 +68,12 @@ async def roles(ctx: Ctx) -> Response:
             raise InvalidInput(_("Choose a role.")) from None
         if action == "revoke":
             await org.revoke_role(
-                ctx.session, userid=typed["userid"], role=role, revoked_by=ctx.principal.userid
+                ctx.session,
+                userid=typed["userid"],
+                role=role,
+                revoked_by=ctx.principal.userid,
+                ip=ctx.client_ip,
+                user_agent=ctx.user_agent,
             )
             await ctx.session.commit()
             return RedirectResponse("/admin/roles?done=revoked", status_code=303)
@@ -81,6 +86,8 @@ async def roles(ctx: Ctx) -> Response:
                 role=role,
                 department_id=department_id,
                 granted_by=ctx.principal.userid,
+                ip=ctx.client_ip,
+                user_agent=ctx.user_agent,
             )
             await ctx.session.commit()
             return RedirectResponse("/admin/roles?done=granted", status_code=303)

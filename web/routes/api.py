@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from points.audit.service import record
 from points.auth.permissions import Permission
 from points.auth.scope import require_department, visible_departments
 from points.errors import Forbidden, InvalidInput
@@ -113,6 +114,18 @@ async def post_events(ctx: Ctx) -> Response:
         raise InvalidInput(_("Send between 1 and 1000 events."))
     source = ctx.request.query_params.get("source", "api")
     results = await ingest_payloads(ctx.session, source, items)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[str(result["status"])] = counts.get(str(result["status"]), 0) + 1
+    await record(
+        ctx.session,
+        actor=ctx.principal.audit_name,
+        action="events.post",
+        target=source,
+        details={"events": len(items), **counts},
+        ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
+    )
     await commit(ctx.session, ctx.queue)
     status = 200 if all(r["status"] != "invalid" for r in results) else 207
     return JSONResponse({"results": results}, status_code=status)

@@ -9,12 +9,14 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from points.appeals import service as appeals
 from points.auth.permissions import Permission
 from points.auth.scope import require_department
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
 from points.ledger.adjustments import adjust
+from points.ledger.expiry_reminders import expiring
 from points.ledger.figures import history, person_figures
 from points.ledger.models import TransactionKind
 from points.levels import service as levels
@@ -60,6 +62,9 @@ async def home(ctx: Ctx) -> Response:
         level=levels.standing(await levels.ladder(ctx.session), figures.all_time),
         streaks=await streak_goals(ctx.session, employee.id, today),
         goal=await goal_progress(ctx.session, employee.id),
+        answers=await appeals.answers_by_entry(ctx.session, [r.id for r in rows if r.id]),
+        appeals=await appeals.for_home(ctx.session, employee.id),
+        expiring=await expiring(ctx.session, ctx.settings, employee.id, today),
     )
 
 
@@ -99,6 +104,7 @@ async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> R
         limit=limit,
         kind=kind,
         filters=request.query_params,
+        answers=await appeals.answers_by_entry(ctx.session, [r.id for r in rows if r.id]),
         **extra,
     )
 

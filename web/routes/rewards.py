@@ -467,7 +467,7 @@ def _range(ctx: Ctx) -> tuple[datetime | None, datetime | None]:
     )
 
 
-@page(Permission.fulfil_redemptions)
+@page(Permission.view_spend)
 async def spend(ctx: Ctx) -> Response:
     since, until = _range(ctx)
     by = ctx.request.query_params.get("by", "reward")

@@ -1,0 +1,1 @@
+"""Running the product: periodic jobs without Redis, backups and restores."""
