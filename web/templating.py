@@ -17,6 +17,7 @@ from web.audit_view import action_label, details_text
 from web.flash import flash_message
 from web.icons import icon
 from web.rule_messages import rule_message
+from web.schedule_text import schedule_text
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -125,6 +126,7 @@ def make_templates() -> Jinja2Blocks:
     env.globals["flash_message"] = flash_message
     env.globals["audit_action"] = action_label
     env.globals["rule_message"] = rule_message
+    env.globals["schedule_text"] = schedule_text
     env.globals["goal_sentence"] = goal_sentence
     env.globals["goal_progress_sentence"] = goal_progress_sentence
     env.globals["audit_details"] = details_text

@@ -51,7 +51,8 @@ def visible_text(visit: Visit) -> str:
 
 
 def untranslated(visit: Visit) -> list[str]:
-    text = visible_text(visit)
+    # Commands quoted in `backticks` are typed as they are, in any language.
+    text = re.sub(r"`[^`]*`", "", visible_text(visit))
     if visit.locale == "zh_CN":
         phrases = re.findall(r"[A-Za-z][A-Za-z']+(?:[ ,]+[A-Za-z][A-Za-z']+)+", text)
         return [p for p in phrases if not set(p.replace(",", " ").split()) <= NAMES]
