@@ -22,7 +22,7 @@ FIRST_DIVISION, FIRST_TEAM = 10_000, 20_000
 # Rule ids of the default rules, so history lines look like the real ones.
 RULES = ("approval-on-time", "doc-shared", "checkin-on-time", "meeting-host", "customer-added")
 
-# Period keys cut in the company zone exactly as points.ledger.service.period_keys cuts them.
+# Period keys cut in the company zone exactly as points.calendar.keys_at cuts them.
 PERIOD_FORMATS = {
     "day": "YYYY-MM-DD",
     "week": 'IYYY-"W"IW',

@@ -84,16 +84,19 @@ class Batch:
     )
 
 
-async def prepare(scored: Any, fresh: Any, batch_size: int, zone: tzinfo) -> list[Batch]:
-    """Read what scoring wrote (``scored``), make the accounts in ``fresh``, and cut the
-    rows into batches of ``batch_size`` events."""
+async def prepare(
+    scored: Any, fresh: Any, batch_size: int, zone: tzinfo, after: int = 0
+) -> list[Batch]:
+    """Read what scoring wrote (``scored``) for the events after id ``after``, make the
+    accounts in ``fresh``, and cut the rows into batches of ``batch_size`` events."""
     events = await scored.fetch(
         "SELECT id, source, external_id, type, actor, employee_id, occurred_at,"
-        " attributes::text, payload_hash FROM activity_event ORDER BY id"
+        " attributes::text, payload_hash FROM activity_event WHERE id > $1 ORDER BY id",
+        after,
     )
     await fresh.execute(
         "INSERT INTO account (employee_id, kind, balance)"
-        " SELECT *, 0 FROM unnest($1::int[], $2::varchar[])",
+        " SELECT *, 0 FROM unnest($1::int[], $2::varchar[]) ON CONFLICT DO NOTHING",
         *zip(
             *(
                 (r["employee_id"], r["kind"])
@@ -118,7 +121,8 @@ async def prepare(scored: Any, fresh: Any, batch_size: int, zone: tzinfo) -> lis
     transactions = await scored.fetch(
         "SELECT id, key, kind, employee_id, department_id, points, effective_at, event_id,"
         " rule_id, rule_version, cap_period_key, once_value, badge, reason, reason_en"
-        " FROM ledger_transaction ORDER BY id"
+        " FROM ledger_transaction WHERE event_id > $1 ORDER BY id",
+        after,
     )
     place: dict[int, tuple[Batch, str]] = {}  # transaction id → its batch, its key
     for t in transactions:
@@ -129,22 +133,27 @@ async def prepare(scored: Any, fresh: Any, batch_size: int, zone: tzinfo) -> lis
         place[t["id"]] = (batch, t["key"])
     for e in await scored.fetch(
         "SELECT e.transaction_id, a.employee_id, a.kind, e.amount FROM ledger_entry e"
-        " JOIN account a ON a.id = e.account_id ORDER BY e.id"
+        " JOIN account a ON a.id = e.account_id JOIN ledger_transaction t"
+        " ON t.id = e.transaction_id WHERE t.event_id > $1 ORDER BY e.id",
+        after,
     ):
         batch, key = place[e["transaction_id"]]
         account = accounts[(e["employee_id"], e["kind"])]
         for column, value in zip(batch.entries, (key, account, e["amount"]), strict=True):
             column.append(value)
         batch.balances[account] += e["amount"]
-    await _score_rows(scored, place, zone)
+    await _score_rows(scored, place, zone, after)
     return batches
 
 
-async def _score_rows(scored: Any, place: dict[int, tuple[Batch, str]], zone: tzinfo) -> None:
+async def _score_rows(
+    scored: Any, place: dict[int, tuple[Batch, str]], zone: tzinfo, after: int
+) -> None:
     """Each new transaction's period scores and cap usage, as scoring adds them."""
     for t in await scored.fetch(
         "SELECT id, employee_id, department_id, points, effective_at, rule_id, cap_period_key"
-        " FROM ledger_transaction"
+        " FROM ledger_transaction WHERE event_id > $1",
+        after,
     ):
         batch, _key = place[t["id"]]
         for period, key in keys_at(t["effective_at"], zone):
@@ -204,17 +213,44 @@ async def differences(scored: Any, fresh: Any) -> list[str]:
     return differ
 
 
-async def run(scored_dsn: str, fresh_dsn: str, batch_size: int, zone: tzinfo) -> tuple[float, int]:
-    """Seconds the hand-written batches take, and how many events they wrote."""
-    scored = await asyncpg.connect(scored_dsn, timeout=10)
-    fresh = await asyncpg.connect(fresh_dsn, timeout=10)
-    try:
-        batches = await prepare(scored, fresh, batch_size, zone)
-        seconds = await write(fresh, batches)
-        differ = await differences(scored, fresh)
-        if differ:
-            raise AssertionError(f"the baseline wrote other rows than scoring: {differ}")
-        return seconds, sum(len(b.events[0]) for b in batches)
-    finally:
-        await scored.close()
-        await fresh.close()
+class Baseline:
+    """Follows scoring batch by batch: after each, writes what it wrote into the copy.
+
+    Interleaved, scoring and the baseline share whatever else the machine is doing at
+    that moment, so their ratio is steadier than two runs one after the other.
+    """
+
+    def __init__(self, scored: Any, fresh: Any, batch_size: int, zone: tzinfo) -> None:
+        self.scored, self.fresh, self.batch_size, self.zone = scored, fresh, batch_size, zone
+        self.seconds = 0.0
+        self.events = 0
+        self.last_event = 0
+
+    @classmethod
+    async def connect(
+        cls, scored_dsn: str, fresh_dsn: str, batch_size: int, zone: tzinfo
+    ) -> Baseline:
+        scored = await asyncpg.connect(scored_dsn, timeout=10)
+        fresh = await asyncpg.connect(fresh_dsn, timeout=10)
+        return cls(scored, fresh, batch_size, zone)
+
+    async def follow(self) -> None:
+        """Write (timed) the rows of the events scoring stored since the last call."""
+        batches = await prepare(
+            self.scored, self.fresh, self.batch_size, self.zone, self.last_event
+        )
+        self.seconds += await write(self.fresh, batches)
+        self.events += sum(len(b.events[0]) for b in batches)
+        self.last_event = await self.scored.fetchval(
+            "SELECT coalesce(max(id), 0) FROM activity_event"
+        )
+
+    async def close(self) -> None:
+        """Check the two databases hold the same rows, then disconnect."""
+        try:
+            differ = await differences(self.scored, self.fresh)
+            if differ:
+                raise AssertionError(f"the baseline wrote other rows than scoring: {differ}")
+        finally:
+            await self.scored.close()
+            await self.fresh.close()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.boards.earned import department_points, member_counts, span_of
+from points.boards.earned import department_points, members_and_participants, span_of
 from points.boards.ranking import competition_ranks
 from points.boards.windows import Scope, Window
 from points.errors import InvalidInput
@@ -95,7 +95,7 @@ async def department_board(
         departments = [d for d in departments if d.path.startswith(root_path)]
     ids = [d.id for d in departments]
     span = span_of(window, zone)
-    members = await member_counts(session, span, zone, ids)
+    members = await members_and_participants(session, span, zone, ids)
     points = await department_points(session, span, ids)
     units: dict[int, DepartmentRow] = {}
     for d in departments:

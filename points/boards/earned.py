@@ -115,7 +115,7 @@ async def movers(session: AsyncSession, span: Span) -> list[int]:
     return sorted(int(e) for e in found.all())
 
 
-async def member_counts(
+async def members_and_participants(
     session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
 ) -> dict[int, tuple[int, int]]:
     """Per department: (members during the window, members who earned anything there).

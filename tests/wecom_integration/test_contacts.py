@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from points.audit.models import AuditEntry
 from points.auth.service import principal_for_userid
-from points.boards.earned import department_points, member_counts, span_of
+from points.boards.earned import department_points, members_and_participants, span_of
 from points.boards.windows import Window
 from points.calendar import key_at
 from points.dashboards.dashboard import dashboard
@@ -102,7 +102,7 @@ async def test_a_move_keeps_past_points_with_the_old_department(
         ).one()
         # What the department board reads before folding small teams, and the dashboard.
         span = span_of(Window(Period.all, "all"), settings.zone)
-        members = await member_counts(session, span, settings.zone, [4, 5])
+        members = await members_and_participants(session, span, settings.zone, [4, 5])
         earned = await department_points(session, span, [4, 5])
         month = key_at(Period.month, utcnow(), settings.zone)
         views = {}
