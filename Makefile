@@ -21,6 +21,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy points rules web
+	$(BIN)/lint-imports --no-logo
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
@@ -34,4 +35,4 @@ bench: install
 	$(BIN)/points bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache points.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache points.db*

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, any_, bindparam, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.settings import Settings
@@ -22,6 +24,18 @@ from points.settings import Settings
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    """PostgreSQL (row locks, bulk arrays) rather than the embedded SQLite."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
+    """The dialect's INSERT (for ON CONFLICT), PostgreSQL or SQLite."""
+    if is_postgres(session):
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def among(column: Any, ids: Sequence[int], postgres: bool) -> Any:

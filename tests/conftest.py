@@ -20,15 +20,33 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from points import jobs
 from points.db import Database
 from points.migrate import upgrade
 from points.settings import Settings
+from points.wiring import load_jobs
 from web.app import create_app
 
 PG_ADMIN_DSN = os.environ.get("POINTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE = os.environ.get("POINTS_TEST_REDIS", "redis://127.0.0.1:6379")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_registered() -> None:
+    """The test run is an entry point: it builds the job registry, as the worker does."""
+    load_jobs()
+
+
+@pytest.fixture(autouse=True)
+def _no_job_left_unsent() -> Iterator[None]:
+    """A transaction that asked for a job and committed without sending it fails the test."""
+    jobs.DROPPED.clear()
+    yield
+    dropped = list(jobs.DROPPED)
+    jobs.DROPPED.clear()
+    assert not dropped, f"committed without points.jobs.commit, so never sent: {dropped}"
 
 
 def service_missing(what: str, error: BaseException) -> None:

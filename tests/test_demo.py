@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
-from points.demo.company import build_company
+from points.devtools.demo.company import build_company
 from points.org.models import Department, Employee, Role, RoleAssignment
 from tests.conftest import Store
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
+from points.demo.build import build_demo
 from sqlmodel import col, func, select
 
 from points.db import utcnow
-from points.demo.build import build_demo
 from points.ledger.models import LedgerTransaction, TransactionKind
 from points.rewards.models import Reward
 from tests.conftest import Store

@@ -19,10 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from points.db import Database
 from points.errors import DomainError
 from points.i18n import DEFAULT_LOCALE, negotiate, normalize_locale, use_locale
-from points.jobs import InlineQueue, make_queue
+from points.jobs import make_queue
 from points.ops import scheduler
 from points.settings import Settings, get_settings
 from points.wecom.config import intake_database
+from points.wiring import load_jobs
 from web.errors import domain_error, http_error, server_error
 from web.metrics import Metrics, MetricsMiddleware
 from web.routes import routes
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_schedule: bool = False) 
     """
     settings = settings or get_settings()
     settings.check_safe_for_production()
+    load_jobs()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,8 +146,3 @@ def create_app(settings: Settings | None = None, *, run_schedule: bool = False) 
 def create_served_app() -> Starlette:
     """What ``points serve`` runs: the application and, without Redis, its schedule."""
     return create_app(run_schedule=True)
-
-
-def inline_queue(app: Starlette) -> InlineQueue | None:
-    queue = getattr(app.state, "queue", None)
-    return queue if isinstance(queue, InlineQueue) else None

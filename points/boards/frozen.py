@@ -25,11 +25,10 @@ from points.boards.windows import (
     off_board_ids,
 )
 from points.calendar import Period, bounds, is_closed, key_at, previous_key
-from points.db import utcnow
+from points.db import insert_for, utcnow
 from points.errors import InvalidInput
 from points.i18n import _
 from points.ledger.models import PeriodScore
-from points.ledger.service import insert_for
 from points.org.models import Department, Employee
 
 

@@ -18,12 +18,11 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.db import utcnow
+from points.db import insert_for, is_postgres, utcnow
 from points.errors import InvalidInput
 from points.events.models import ActivityEvent, EventConflict, EventStatus
 from points.events.schemas import EventIn
 from points.jobs import enqueue_after_commit
-from points.ledger.service import insert_for, is_postgres
 from points.org.models import Employee
 from points.pg import driver
 

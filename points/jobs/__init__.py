@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.db import Database, utcnow
@@ -52,13 +55,15 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
 
 
 def job_function(name: str) -> JobFunction:
-    """The registered job ``name`` (importing every job module on first use)."""
-    import points.jobs.registry  # noqa: F401
+    """The registered job ``name``.
 
+    The entry points fill the registry (``points.wiring.load_jobs``); this package
+    imports no domain, so that every domain may import it.
+    """
     try:
         return JOBS[name]
     except KeyError:
-        raise KeyError(f"unknown job {name!r}") from None
+        raise KeyError(f"unknown job {name!r} (was points.wiring.load_jobs() called?)") from None
 
 
 class JobQueue(Protocol):
@@ -130,22 +135,47 @@ class InlineQueue:
         await self.drain()
 
 
+_PENDING = "after_commit_jobs"
+
+#: Jobs a transaction asked for that were committed without being sent (a plain
+#: ``session.commit()`` where :func:`commit` was due). Always a bug: it is logged, and
+#: the test suite fails any test that leaves one here.
+DROPPED: deque[tuple[str, dict[str, Any]]] = deque(maxlen=1000)
+
+
 def enqueue_after_commit(session: AsyncSession, name: str, **kwargs: Any) -> None:
     """Remember a job to send once this session's transaction has committed.
 
-    A job must never see a row that may still roll back.
+    A job must never see a row that may still roll back. The transaction must then
+    end with :func:`commit`, which sends it.
     """
-    session.info.setdefault("after_commit_jobs", []).append((name, kwargs))
+    session.info.setdefault(_PENDING, []).append((name, kwargs))
 
 
 async def commit(session: AsyncSession, queue: JobQueue | None) -> None:
     """Commit, then enqueue the jobs the transaction asked for."""
+    pending: list[tuple[str, dict[str, Any]]] = session.info.pop(_PENDING, [])
     await session.commit()
-    pending: list[tuple[str, dict[str, Any]]] = session.info.pop("after_commit_jobs", [])
     if queue is None:
         return
     for name, kwargs in pending:
         await queue.enqueue(name, **kwargs)
+
+
+@event.listens_for(Session, "after_commit")
+def _jobs_left_behind(session: Session) -> None:
+    """A commit that did not go through :func:`commit` while jobs were waiting."""
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        DROPPED.extend(pending)
+        log.error("committed without sending its jobs (use points.jobs.commit): %r", pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_jobs(session: Session, previous: SessionTransaction) -> None:
+    """Work that rolled back asks for nothing."""
+    if previous.parent is None and not previous.nested:
+        session.info.pop(_PENDING, None)
 
 
 def make_queue(settings: Settings, db: Database, *, background: bool = False) -> JobQueue:

@@ -144,9 +144,12 @@ def _release(worker: Any) -> None:
 
 
 def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
-    """Keyword arguments for ``arq.Worker``; every registered job is served."""
-    import points.jobs.registry  # noqa: F401  (registers the jobs)
+    """Keyword arguments for ``arq.Worker``; every registered job is served.
 
+    The caller has filled the registry (``points.wiring.load_jobs``).
+    """
+    if not JOBS:
+        raise RuntimeError("no jobs registered: call points.wiring.load_jobs() first")
     options: dict[str, Any] = {
         "functions": [_arq_function(name) for name in sorted(JOBS)],
         "redis_settings": redis_settings(settings.REDIS_URL or "redis://127.0.0.1:6379"),

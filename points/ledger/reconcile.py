@@ -32,6 +32,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import keys_of_day
+from points.db import is_postgres
 from points.ledger import reconcile_pg
 from points.ledger.models import (
     CAP_KINDS,
@@ -43,7 +44,6 @@ from points.ledger.models import (
     PeriodScore,
     RuleCapUsage,
 )
-from points.ledger.service import is_postgres
 from points.org.models import Employee
 
 # People per chunk. In Python (SQLite) each person is about a hundred score rows, so

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.db import insert_for
 from points.ledger.models import (
     Account,
     AccountKind,
@@ -27,18 +27,6 @@ SYSTEM_KINDS = (AccountKind.issuance, AccountKind.spent, AccountKind.expired)
 
 # (employee id or None for a system account, kind)
 AccountRef = tuple[int | None, AccountKind]
-
-
-def is_postgres(session: AsyncSession) -> bool:
-    """PostgreSQL (row locks, bulk arrays) rather than the embedded SQLite."""
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
-def insert_for(session: AsyncSession, model: type[SQLModel]) -> Any:
-    """The dialect's INSERT (for ON CONFLICT), PostgreSQL or SQLite."""
-    if is_postgres(session):
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 @dataclass

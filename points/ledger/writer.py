@@ -31,9 +31,9 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import keys_at
-from points.db import utcnow
+from points.db import insert_for, utcnow
 from points.ledger import models
-from points.ledger.service import AccountRef, Posting, account_ids, insert_for
+from points.ledger.service import AccountRef, Posting, account_ids
 
 # (transaction key, owner id, period, period key, points)
 ScoreRow = tuple[str, int, str, str, int]

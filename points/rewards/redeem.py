@@ -33,11 +33,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit import service as audit
 from points.calendar import Period, bounds_at
-from points.db import utcnow
+from points.db import is_postgres, utcnow
 from points.errors import Conflict, InvalidInput, NotFound
 from points.i18n import _
 from points.ledger.models import Account, AccountKind, TransactionKind
-from points.ledger.service import AccountRef, is_postgres, lock_people
+from points.ledger.service import AccountRef, lock_people
 from points.ledger.writer import post
 from points.notifications.service import message
 from points.org.models import Department, Employee, EmployeeStatus

@@ -11,12 +11,9 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
-from points.db import utcnow
+from points.db import is_postgres, utcnow
 from points.errors import InvalidInput
 from points.i18n import _
-from points.ledger.service import (
-    is_postgres,
-)
 from points.rewards.catalogue import get_reward
 from points.rewards.models import (
     Fulfilment,

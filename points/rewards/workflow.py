@@ -15,11 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
 from points.auth.permissions import Permission, Principal
-from points.db import utcnow
+from points.db import is_postgres, utcnow
 from points.errors import Conflict, Forbidden, InvalidInput, NotFound
 from points.i18n import _
 from points.ledger.models import TransactionKind
-from points.ledger.service import is_postgres, lock_people
+from points.ledger.service import lock_people
 from points.ledger.writer import post
 from points.org.models import Department, Employee
 from points.rewards.models import (

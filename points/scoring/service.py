@@ -19,11 +19,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.db import among, utcnow
+from points.db import among, insert_for, is_postgres, utcnow
 from points.events.models import ActivityEvent, EventStatus
 from points.ledger.models import LedgerTransaction, RuleCapUsage, RuleStreak, TransactionKind
 from points.ledger.reversal import reverse_transactions
-from points.ledger.service import Posting, earning, insert_for, is_postgres, lock_people
+from points.ledger.service import Posting, earning, lock_people
 from points.ledger.writer import post
 from points.org.models import Department, Employee, EmployeeStatus
 from points.pg import driver

@@ -9,7 +9,7 @@ Protocol (no database, no web imports):
 - :mod:`points.wecom.client` (with :mod:`~points.wecom.errors`,
   :mod:`~points.wecom.tokens`) — async API client with a shared token store.
 - :mod:`points.wecom.pull` — pull connectors built on the client and the mapping.
-- :mod:`points.wecom.samples` / :mod:`points.wecom.fake_server` — test and demo data.
+- :mod:`points.wecom.samples` / :mod:`points.devtools.fake_wecom` — test and demo data.
 
 Product side: :mod:`~points.wecom.config` (settings → client, crypto, pools),
 :mod:`~points.wecom.policy` (HR's on-time rules), :mod:`~points.wecom.callback`

@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.db import utcnow
+from points.db import insert_for, utcnow
 from points.events.service import IntakeResult, ingest, ingest_one
 from points.jobs import enqueue_after_commit
-from points.ledger.service import insert_for
 from points.settings import Settings
 from points.wecom.config import CONTACT_CHANGES_JOB, FETCH_DETAILS_JOB, SOURCE, make_crypto
 from points.wecom.mapping import ApprovalPolicy, CallbackOutcome, ContactChange, DetailRequest

@@ -20,9 +20,10 @@ from points.calendar import local_day
 from points.db import utcnow
 from points.errors import NotFound
 from points.events.service import match_unmatched
-from points.ledger.leavers import mark_left
 from points.org import service as org
+from points.org.leavers import mark_left
 from points.org.models import Employee, EmployeeStatus
+from points.rewards.workflow import release_holds_of
 from points.settings import Settings
 from points.wecom.client import WeComClient
 
@@ -172,7 +173,13 @@ async def sync_contacts(
 
     for userid in leaving:
         if await mark_left(
-            session, settings, userid, "gone from WeCom contacts", actor="wecom", left_on=today
+            session,
+            settings,
+            userid,
+            "gone from WeCom contacts",
+            release_holds=release_holds_of,
+            actor="wecom",
+            left_on=today,
         ):
             summary.left.append(userid)
 
@@ -186,6 +193,14 @@ async def apply_leaver(
 ) -> bool:
     """Start the leaver flow for a ``delete_user`` change; False if unknown or already left."""
     try:
-        return await mark_left(session, settings, userid, reason, actor="wecom", left_on=on)
+        return await mark_left(
+            session,
+            settings,
+            userid,
+            reason,
+            release_holds=release_holds_of,
+            actor="wecom",
+            left_on=on,
+        )
     except NotFound:
         return False

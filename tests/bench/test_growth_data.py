@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from points.bench.growth import _viewer
-from points.bench.growth_data import add_company
-from points.bench.scratch import dsn
 from points.calendar import key_at
 from points.db import utcnow
-from points.demo.company import build_company
+from points.devtools.bench.growth import _viewer
+from points.devtools.bench.growth_data import add_company
+from points.devtools.bench.scratch import dsn
+from points.devtools.demo.company import build_company
 from points.ledger.models import Period
 from points.ledger.reconcile import reconcile
 from tests.conftest import Store

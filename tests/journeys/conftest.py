@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from points.demo.build import build_demo
 from sqlmodel import col, select
 
 from points.db import Database
-from points.demo.build import build_demo
 from points.ledger.models import Account, AccountKind
 from points.org import service as org
 from points.org.models import Employee, RoleAssignment

@@ -11,10 +11,11 @@ from points.audit.models import AuditEntry
 from points.cli import main
 from points.errors import InvalidInput
 from points.ledger.adjustments import adjust
-from points.ledger.leavers import mark_left
 from points.ledger.models import AccountKind, LedgerTransaction, Period, PeriodScore
 from points.ledger.reconcile import reconcile
 from points.ledger.service import balances
+from points.org.leavers import mark_left
+from points.rewards.workflow import release_holds_of
 from points.settings import get_settings
 from tests.conftest import Store
 from tests.factories import make_department, make_employee
@@ -146,8 +147,12 @@ async def test_adjustments_need_a_reason_never_overdraw_and_apply_once(
 async def test_a_leaver_is_frozen_and_earns_nothing_more(pg: Store, zhang: int) -> None:
     await send(pg, [approval("1")])  # type: ignore[list-item]
     async with pg.db.session() as session:
-        assert await mark_left(session, pg.settings, "zhangsan", "离职")
-        assert not await mark_left(session, pg.settings, "zhangsan", "离职")
+        assert await mark_left(
+            session, pg.settings, "zhangsan", "离职", release_holds=release_holds_of
+        )
+        assert not await mark_left(
+            session, pg.settings, "zhangsan", "离职", release_holds=release_holds_of
+        )
         await session.commit()
     await send(pg, [approval("2")])  # type: ignore[list-item]
     assert await _available(pg, zhang) == 5

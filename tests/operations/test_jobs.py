@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+from points.demo.build import build_demo
+from points.wecom.fake_server import FakeWeCom, serve_in_thread
 from sqlalchemy import text
 from sqlmodel import col, select
 
 from points.audit.models import AuditEntry
 from points.db import Database, utcnow
-from points.demo.build import build_demo
 from points.jobs import InlineQueue, JobContext, job
 from points.ledger.expiry_reminders import KIND, send_reminders
 from points.ledger.models import TransactionKind
@@ -31,7 +32,6 @@ from points.migrate import upgrade
 from points.notifications.models import Notification
 from points.ops import scheduler
 from points.ops.models import JobRun
-from points.wecom.fake_server import FakeWeCom, serve_in_thread
 from tests.conftest import Store, make_settings
 from tests.factories import login
 from tests.operations.conftest import Company

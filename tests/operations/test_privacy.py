@@ -7,6 +7,7 @@ import io
 from datetime import date, timedelta
 
 import httpx
+from points.ledger.leavers import mark_left
 from sqlmodel import select
 
 from points.audit.models import AuditEntry
@@ -15,7 +16,6 @@ from points.events.models import ActivityEvent
 from points.events.schemas import EventIn
 from points.events.service import ingest
 from points.jobs import InlineQueue, JobContext
-from points.ledger.leavers import mark_left
 from points.ledger.models import LedgerTransaction
 from points.ledger.reconcile import reconcile
 from points.ops.jobs import privacy_retention

@@ -10,9 +10,9 @@ from points.ledger.models import AccountKind, LedgerTransaction, TransactionKind
 from points.ledger.reconcile import reconcile
 from points.ledger.service import balances
 from points.rulesets import service
-from points.rulesets.backapply import back_apply
-from points.rulesets.simulation import window_for
-from points.rulesets.workbench import activate
+from points.workbench.backapply import back_apply
+from points.workbench.service import activate
+from points.workbench.simulation import window_for
 from tests.conftest import Store
 from tests.rulesets.conftest import DEFAULT_RULES, Company, doubled_doc_shared
 

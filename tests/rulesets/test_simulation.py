@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from points.rulesets.bench import run
+from points.devtools.bench.simulation import run
 from points.rulesets.service import compiled, ensure_active
-from points.rulesets.simulation import simulate_stored, window_for
+from points.workbench.simulation import simulate_stored, window_for
 from rules import compile_ruleset
 from tests.conftest import Store
 from tests.rulesets.conftest import Company, doubled_doc_shared

@@ -12,7 +12,7 @@ from points.audit.models import AuditEntry
 from points.errors import Conflict
 from points.rulesets import service
 from points.rulesets.models import RuleVersion, VersionStatus
-from points.rulesets.workbench import activate, diff_versions
+from points.workbench.service import activate, diff_versions
 from tests.conftest import Store
 from tests.rulesets.conftest import DEFAULT_RULES, doubled_doc_shared
 

@@ -15,7 +15,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 from points.db import Database
-from points.demo.company import build_company
+from points.devtools.demo.company import build_company
 from points.migrate import upgrade
 from tests.conftest import IN_CI, make_settings
 from web.app import create_app

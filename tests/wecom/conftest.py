@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from points.devtools.fake_wecom import FakeWeCom
 from points.wecom.client import InMemoryTokenStore, WeComClient
 from points.wecom.crypto import CallbackCrypto
-from points.wecom.fake_server import FakeWeCom
 
 # Known-good callback vectors (a copy of the WeCom protocol notes' vectors), kept in the
 # repository so a plain clone runs every test.

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from points.devtools.fake_wecom import FakeWeCom, deliver_callback, serve_in_thread
 from points.wecom.client import (
     InMemoryTokenStore,
     RedisTokenStore,
@@ -17,7 +18,6 @@ from points.wecom.client import (
     WeComUnavailable,
     split_window,
 )
-from points.wecom.fake_server import FakeWeCom, deliver_callback, serve_in_thread
 from points.wecom.mapping import DetailRequest, map_callback
 from points.wecom.pull import pull_approvals, pull_checkins, resolve_detail_requests
 from points.wecom.samples import approval_detail, date_control

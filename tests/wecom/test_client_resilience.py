@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from points.devtools.fake_wecom import FakeWeCom
 from points.wecom.client import WeComClient, WeComError, WeComUnavailable
 from points.wecom.errors import RepeatedCursor, TokenCircuitOpen
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.samples import approval_detail
 from tests.wecom.conftest import RecordedSleeps
 

@@ -15,12 +15,12 @@ from sqlmodel import func, select
 from starlette.applications import Starlette
 
 from points.db import utcnow
+from points.devtools.fake_wecom import FakeWeCom, serve_in_thread
 from points.events.models import ActivityEvent
 from points.jobs import InlineQueue
 from points.settings import Settings
 from points.wecom import config as wecom_config
 from points.wecom.crypto import CallbackCrypto
-from points.wecom.fake_server import FakeWeCom, serve_in_thread
 from points.wecom.tokens import InMemoryTokenStore
 from tests.conftest import Store, make_settings
 from tests.wecom.conftest import VECTORS_PATH

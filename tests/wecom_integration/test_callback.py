@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from points.devtools.fake_wecom import FakeWeCom
 from points.events.models import ActivityEvent
 from points.settings import Settings
 from points.wecom.crypto import CallbackCrypto, signature
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.models import CallbackStatus
 from points.wecom.samples import approval_detail, date_control, enter_agent_message
 from points.wecom.xmlmsg import build_xml

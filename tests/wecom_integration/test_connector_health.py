@@ -10,12 +10,12 @@ import httpx
 from sqlmodel import col, select
 
 from points.db import utcnow
+from points.devtools.fake_wecom import FakeWeCom
 from points.jobs import InlineQueue
 from points.notifications.models import Notification
 from points.org.models import Role
 from points.settings import Settings
 from points.wecom.connectors import KIND_LAG_WARNING
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.jobs import run_connector_job
 from points.wecom.models import ConnectorState
 from tests.conftest import Store

@@ -16,6 +16,7 @@ from points.boards.windows import Window
 from points.calendar import key_at
 from points.dashboards.dashboard import dashboard
 from points.db import utcnow
+from points.devtools.fake_wecom import FakeWeCom
 from points.events.models import ActivityEvent, EventStatus
 from points.jobs import InlineQueue
 from points.ledger.models import DepartmentScore, LedgerTransaction, Period
@@ -23,7 +24,6 @@ from points.org.models import Department, Employee, EmployeeStatus
 from points.settings import Settings
 from points.wecom.contacts import SuspiciousSync
 from points.wecom.crypto import CallbackCrypto
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.jobs import run_connector_job
 from points.wecom.models import ConnectorState
 from points.wecom.samples import approval_callback_message, approval_detail, contact_change_message

@@ -8,8 +8,8 @@ import httpx
 from sqlmodel import select
 
 from points.audit.models import AuditEntry
+from points.devtools.fake_wecom import FakeWeCom
 from points.org.models import Role
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.policy import load_policy
 from tests.conftest import Store
 from tests.factories import csrf_from, login, make_department, make_employee

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from points.db import utcnow
+from points.devtools.fake_wecom import FakeWeCom
 from points.jobs import InlineQueue
 from points.notifications.models import Notification
 from points.settings import Settings
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.jobs import run_connector_job
 from tests.conftest import Store
 from tests.factories import make_department, make_employee

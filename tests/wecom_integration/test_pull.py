@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from points.devtools.fake_wecom import FakeWeCom
 from points.events.models import ActivityEvent
 from points.jobs import InlineQueue
 from points.ledger.models import AccountKind, LedgerTransaction
@@ -17,7 +18,6 @@ from points.org.models import Employee
 from points.settings import Settings
 from points.wecom.client import WeComError
 from points.wecom.crypto import CallbackCrypto
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.jobs import run_connector_job
 from points.wecom.models import BehaviorDay, ConnectorState
 from points.wecom.samples import approval_callback_message, approval_detail, date_control

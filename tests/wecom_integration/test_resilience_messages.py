@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from points.devtools.fake_wecom import FakeWeCom
 from points.jobs import InlineQueue
 from points.notifications.models import Notification
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.jobs import run_connector_job
 from points.wecom.messages import DUPLICATE_CHECK_SECONDS, MAX_ATTEMPTS, UNCERTAIN_RETRY_SECONDS
 from tests.conftest import Store

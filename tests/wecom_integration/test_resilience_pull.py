@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
+from points.devtools.fake_wecom import FakeWeCom
 from points.events.models import ActivityEvent, EventStatus
 from points.jobs import InlineQueue, JobContext, job_function
 from points.ledger.models import LedgerTransaction
 from points.settings import Settings
 from points.wecom.client import WeComError
 from points.wecom.connectors import BACKOFF_CAP, SAFETY_MARGIN, backoff_delay
-from points.wecom.fake_server import FakeWeCom
 from points.wecom.jobs import run_connector_job
 from points.wecom.models import ConnectorState, QuarantinedRecord
 from points.wecom.samples import approval_detail, date_control

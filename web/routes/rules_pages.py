@@ -13,9 +13,10 @@ from points.auth.permissions import Permission
 from points.errors import InvalidInput
 from points.i18n import _
 from points.org.models import Employee
-from points.rulesets import service, workbench
+from points.rulesets import service
 from points.rulesets.models import RuleVersion, VersionStatus
-from points.rulesets.simulation import simulate_stored, window_for
+from points.workbench import service as workbench
+from points.workbench.simulation import simulate_stored, window_for
 from rules import SimulationReport, parse_ruleset
 from rules.loader import DEFAULT_RULES_PATH
 from web.forms import int_param

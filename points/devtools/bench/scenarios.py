@@ -1,11 +1,15 @@
-"""The benchmark scenarios. Each builds what it needs in a throwaway database."""
+"""The benchmark scenarios and their registry. Each builds what it needs in a throwaway
+database; the scenario modules return a :class:`BenchResult` and know no registry.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -13,11 +17,23 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from points.bench import BenchResult, scenario
 from points.db import Database
-from points.demo.company import build_company
+from points.devtools.bench import BenchResult
+from points.devtools.demo.company import build_company
 from points.migrate import upgrade_async
 from points.settings import Settings
+from points.wiring import load_jobs
+
+Scenario = Callable[[bool], Coroutine[Any, Any, BenchResult]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
 
 
 async def _requests_per_second(client: httpx.AsyncClient, path: str, seconds: float) -> float:
@@ -77,9 +93,8 @@ async def authenticated_page(quick: bool) -> BenchResult:
 
 
 def run_all(names: list[str] | None, quick: bool) -> list[BenchResult]:
-    from points.bench import load_scenarios
-
-    chosen = load_scenarios()
+    load_jobs()  # scenarios run jobs in-process
+    chosen = SCENARIOS
     wanted = set(names or [])
     # A scenario is named in full ("scoring throughput") or by its first word ("scoring").
     picked = [name for name in chosen if not names or {name, name.split()[0]} & wanted]
@@ -115,7 +130,7 @@ async def leaderboard(quick: bool) -> BenchResult:
     100,000 employees and 10,000,000 entries (quick: 10,000 and 300,000), loaded with
     COPY into a throwaway database (POINTS_BENCH_PG, default the local server).
     """
-    from points.boards.bench import run
+    from points.devtools.bench.leaderboard import run
 
     return await run(quick)
 
@@ -123,9 +138,9 @@ async def leaderboard(quick: bool) -> BenchResult:
 @scenario("scoring throughput")
 async def scoring_throughput(quick: bool) -> BenchResult:
     """Events/s from intake to committed ledger entries on PostgreSQL, default rules,
-    vs writing the same rows with hand-batched SQL (see points/bench/scoring.py).
+    vs writing the same rows with hand-batched SQL (see bench/scoring.py).
     """
-    from points.bench.scoring import run
+    from points.devtools.bench.scoring import run
 
     return await run(quick)
 
@@ -133,9 +148,9 @@ async def scoring_throughput(quick: bool) -> BenchResult:
 @scenario("callback intake")
 async def callback_intake(quick: bool) -> BenchResult:
     """Sealed WeCom callbacks/s through the real endpoint (uvicorn, loopback) vs a bare
-    Starlette route under the same client; p99 latency (see points/bench/callbacks.py).
+    Starlette route under the same client; p99 latency (see bench/callbacks.py).
     """
-    from points.bench.callbacks import run
+    from points.devtools.bench.callbacks import run
 
     return await run(quick)
 
@@ -143,9 +158,9 @@ async def callback_intake(quick: bool) -> BenchResult:
 @scenario("redemption")
 async def redemption(quick: bool) -> BenchResult:
     """Successful redemptions/s on one hot reward under 16 concurrent clients (PostgreSQL)
-    vs the bare conditional UPDATE of one balance row (see points/rewards/bench.py).
+    vs the bare conditional UPDATE of one balance row (see bench/redemption.py).
     """
-    from points.rewards.bench import run
+    from points.devtools.bench.redemption import run
 
     return await run(quick)
 
@@ -154,9 +169,9 @@ async def redemption(quick: bool) -> BenchResult:
 async def simulation(quick: bool) -> BenchResult:
     """A candidate rule set against the active one over 1,000,000 stored events on
     PostgreSQL (quick: 50,000) vs streaming the same rows without evaluating them
-    (see points/rulesets/bench.py).
+    (see bench/simulation.py).
     """
-    from points.rulesets.bench import run
+    from points.devtools.bench.simulation import run
 
     return await run(quick)
 
@@ -164,8 +179,8 @@ async def simulation(quick: bool) -> BenchResult:
 @scenario("growth")
 async def growth(quick: bool) -> BenchResult:
     """Pages, scoring, freezing and reconcile on a year of a 100,000-person company
-    (10,000,000 entries) against the demo-sized database (see points/bench/growth.py).
+    (10,000,000 entries) against the demo-sized database (see bench/growth.py).
     """
-    from points.bench.growth import run
+    from points.devtools.bench.growth import run
 
     return await run(quick)

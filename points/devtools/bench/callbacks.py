@@ -33,8 +33,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from points.bench import BenchResult
 from points.db import Database
+from points.devtools.bench import BenchResult
 from points.migrate import upgrade_async
 from points.org import service as org
 from points.settings import Settings

@@ -23,11 +23,11 @@ from points.i18n import _, current_locale
 from points.ledger.models import LedgerTransaction, TransactionKind
 from points.org.models import Employee
 from points.rulesets import service
-from points.rulesets.backapply import BackApplyResult, back_apply
 from points.rulesets.models import RuleVersion
-from points.rulesets.simulation import Window, department_labels
 from points.scoring.service import _histories as ledger_histories
 from points.settings import Settings
+from points.workbench.backapply import BackApplyResult, back_apply
+from points.workbench.simulation import Window, department_labels
 from rules import ActorHistory, CompiledRuleset, Event, Rule, RuleFile, compile_ruleset, score_event
 from rules.loader import parse_ruleset
 

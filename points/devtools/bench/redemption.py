@@ -22,10 +22,10 @@ import uuid
 from sqlalchemy import insert, text
 from sqlmodel import col, select
 
-from points.bench import BenchResult
-from points.bench.scratch import admin_sql as _admin
-from points.bench.scratch import dsn as _dsn
 from points.db import Database, utcnow
+from points.devtools.bench import BenchResult
+from points.devtools.bench.scratch import admin_sql as _admin
+from points.devtools.bench.scratch import dsn as _dsn
 from points.ledger.models import Account, AccountKind, TransactionKind
 from points.ledger.service import Posting, earning_legs
 from points.ledger.writer import post

@@ -1,7 +1,7 @@
 """The "growth" bench: what a year of a 100,000-person company costs, against the demo.
 
 Two PostgreSQL databases side by side, built the same way (the demo company, then a
-bulk company generated in SQL, see :mod:`points.bench.growth_data`):
+bulk company generated in SQL, see :mod:`points.devtools.bench.growth_data`):
 
 - small: the demo's 300 people plus 1,000 more with 25,000 awards (50,000 entries);
 - large: the demo's 300 people plus 100,000 more with 5,000,000 awards (10,000,000
@@ -35,15 +35,15 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 from sqlmodel import col, select
 
-from points.bench import BenchResult
-from points.bench.growth_data import add_company
-from points.bench.scoring import activity
-from points.bench.scratch import admin_sql as _admin
-from points.bench.scratch import dsn as _dsn
 from points.boards import frozen, ranking
 from points.calendar import key_at, previous_key
 from points.db import Database
-from points.demo.company import build_company
+from points.devtools.bench import BenchResult
+from points.devtools.bench.growth_data import add_company
+from points.devtools.bench.scoring import activity
+from points.devtools.bench.scratch import admin_sql as _admin
+from points.devtools.bench.scratch import dsn as _dsn
+from points.devtools.demo.company import build_company
 from points.events.service import MAX_BATCH, ingest
 from points.jobs import InlineQueue, commit
 from points.ledger.models import Period

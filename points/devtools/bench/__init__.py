@@ -1,4 +1,4 @@
-"""``points bench``: registered scenarios, each measured against a baseline in the same run.
+"""``points bench``: scenarios, each measured against a baseline in the same run.
 
 A scenario returns its figure, the baseline figure and their ratio; machines here
 are noisy, so absolute numbers mean little and the ratio is what to compare.
@@ -6,7 +6,6 @@ are noisy, so absolute numbers mean little and the ratio is what to compare.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,21 +29,3 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": round(self.ratio, 4)}
-
-
-Scenario = Callable[[bool], Coroutine[Any, Any, BenchResult]]
-SCENARIOS: dict[str, Scenario] = {}
-
-
-def scenario(name: str) -> Callable[[Scenario], Scenario]:
-    def register(function: Scenario) -> Scenario:
-        SCENARIOS[name] = function
-        return function
-
-    return register
-
-
-def load_scenarios() -> dict[str, Scenario]:
-    import points.bench.scenarios  # noqa: F401  (registers them)
-
-    return SCENARIOS

@@ -7,7 +7,7 @@ run inline (the embedded queue). The baseline, in the same run, writes the same
 rows into the same schema — the events and their statuses, the transactions, their
 entries, the balances, the period and department scores and the cap usage — with
 hand-written batched SQL, one transaction per batch of 1,000 events
-(:mod:`points.bench.scoring_baseline`), each batch right after scoring's (the two
+(:mod:`points.devtools.bench.scoring_baseline`), each batch right after scoring's (the two
 share the machine's load of the moment); its figure is the same event count divided
 by the summed time. The ledger rows written with plain INSERTs into scratch tables (no
 balances, scores or caps) stay as an informational figure.
@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import func, select
 
-from points.bench import BenchResult, scoring_baseline
-from points.bench.scratch import admin_sql as _admin
-from points.bench.scratch import dsn as _dsn
 from points.db import Database
-from points.demo.company import build_company
+from points.devtools.bench import BenchResult, scoring_baseline
+from points.devtools.bench.scratch import admin_sql as _admin
+from points.devtools.bench.scratch import dsn as _dsn
+from points.devtools.demo.company import build_company
 from points.events.schemas import EventIn
 from points.events.service import MAX_BATCH, ingest
 from points.jobs import InlineQueue, commit

@@ -37,7 +37,9 @@ def pull(names: tuple[str, ...]) -> None:
     from points.jobs import InlineQueue
     from points.wecom.config import api_ready
     from points.wecom.jobs import CONNECTOR_JOBS, run_connector_job
+    from points.wiring import load_jobs
 
+    load_jobs()
     settings = _settings()
     if not api_ready(settings):
         raise click.ClickException(

@@ -1,7 +1,12 @@
-"""The leaver flow: a person who left keeps their history, but their account freezes."""
+"""The leaver flow: a person who left keeps their history, but their account freezes.
+
+What a leaver still holds elsewhere (pending redemptions) is released by the function
+the caller passes in: that domain sits above the organisation, which imports none.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -9,8 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.service import record
 from points.org.models import EmployeeStatus
 from points.org.service import get_employee
-from points.rewards.workflow import release_holds_of
 from points.settings import Settings
+
+#: ``(session, settings, employee_id, reason) -> how many were released``
+ReleaseHolds = Callable[[AsyncSession, Settings, int, str], Awaitable[int]]
 
 
 async def mark_left(
@@ -19,6 +26,7 @@ async def mark_left(
     userid: str,
     reason: str,
     *,
+    release_holds: ReleaseHolds,
     actor: str = "system",
     left_on: date | None = None,
 ) -> bool:
@@ -33,7 +41,7 @@ async def mark_left(
     employee.status = EmployeeStatus.left
     employee.left_on = left_on or date.today()
     session.add(employee)
-    released = await release_holds_of(session, settings, employee.id, reason)
+    released = await release_holds(session, settings, employee.id, reason)
     await record(
         session,
         actor=actor,

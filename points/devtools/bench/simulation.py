@@ -20,13 +20,13 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from points.bench import BenchResult
-from points.bench.scratch import admin_sql as _admin
-from points.bench.scratch import dsn as _dsn
 from points.db import Database
+from points.devtools.bench import BenchResult
+from points.devtools.bench.scratch import admin_sql as _admin
+from points.devtools.bench.scratch import dsn as _dsn
 from points.migrate import upgrade_async
-from points.rulesets.simulation import plain_iteration, simulate_stored, window_for
 from points.settings import Settings
+from points.workbench.simulation import plain_iteration, simulate_stored, window_for
 from rules import DEFAULT_RULES_PATH, compile_ruleset
 
 DEFAULT_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432"

@@ -29,8 +29,8 @@ from points.ledger.writer import post
 from points.org.models import Employee, EmployeeStatus
 from points.rulesets.models import RuleVersion
 from points.rulesets.service import compiled
-from points.rulesets.simulation import Window, department_labels, people, stored_events
 from points.settings import Settings
+from points.workbench.simulation import Window, department_labels, people, stored_events
 from rules import ActorHistory, CompiledRuleset, InMemoryHistory, score_event
 
 

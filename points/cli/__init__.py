@@ -65,7 +65,7 @@ def _safe_url(url: str) -> str:
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(employees: int, days: int, seed: int, no_serve: bool, host: str, port: int) -> None:
     """Build a realistic demo company and serve it with a role switcher."""
-    from points.demo.build import build_demo
+    from points.devtools.demo.build import build_demo
 
     settings = _settings()
     summary = _run(lambda: build_demo(settings, employees=employees, days=days, seed=seed))
@@ -113,12 +113,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 def worker(burst: bool) -> None:
     """Run background jobs from Redis (needs POINTS_REDIS_URL)."""
     from points.jobs.arq_queue import run_worker
+    from points.wiring import load_jobs
 
     settings = _settings()
     if not settings.REDIS_URL:
         raise click.ClickException(
             "POINTS_REDIS_URL is not set: without Redis, jobs run inside `points serve`."
         )
+    load_jobs()
     run_worker(settings, burst=burst)
 
 
@@ -166,7 +168,7 @@ def token_create(name: str, role: str, userid: str | None) -> None:
 @click.option("--only", multiple=True, help="run only this scenario (repeatable)")
 def bench(quick: bool, as_json: bool, only: tuple[str, ...]) -> None:
     """Run the benchmark scenarios, each against a baseline measured in the same run."""
-    from points.bench.scenarios import run_all
+    from points.devtools.bench.scenarios import run_all
 
     try:
         results = run_all(list(only) or None, quick)
@@ -188,7 +190,9 @@ def _with_db(settings: Settings) -> Any:
     """A database and a queue for one command; jobs run in this process without Redis."""
     from points.db import Database
     from points.jobs import make_queue
+    from points.wiring import load_jobs
 
+    load_jobs()
     db = Database(settings)
     return db, make_queue(settings, db)
 
@@ -297,7 +301,7 @@ def _rule_text(file: Path) -> str:
 def rules_simulate(file: Path, since: Any, until: Any, as_json: bool, top: int) -> None:
     """What-if: the rules in FILE against the active version, over stored events."""
     from points.rulesets.service import compiled, ensure_active
-    from points.rulesets.simulation import simulate_stored, window_for
+    from points.workbench.simulation import simulate_stored, window_for
     from rules import compile_ruleset
 
     settings = _settings()
@@ -381,8 +385,8 @@ def rules_activate(
     """Save FILE as a new rule version and activate it (audited); optionally back-apply."""
     from points.errors import DomainError
     from points.rulesets.service import ensure_active, save_draft
-    from points.rulesets.simulation import window_for
-    from points.rulesets.workbench import activate
+    from points.workbench.service import activate
+    from points.workbench.simulation import window_for
 
     settings = _settings()
     source = _rule_text(file)
@@ -432,8 +436,8 @@ def rules_activate(
 
 
 def _add_wecom() -> None:
+    from points.cli.wecom import wecom
     from points.ops.cli import backup, jobs, restore
-    from points.wecom.cli import wecom
 
     main.add_command(wecom)
     main.add_command(jobs)

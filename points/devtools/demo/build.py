@@ -10,14 +10,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.dashboards.pilots import create_pilot
 from points.db import Database, utcnow
-from points.demo.activity import feed_activity
-from points.demo.company import build_company
+from points.devtools.demo.activity import feed_activity
+from points.devtools.demo.company import build_company
+from points.devtools.demo.rewards import build_demo_rewards
 from points.jobs import InlineQueue
 from points.migrate import upgrade_async
 from points.org.models import Department
-from points.rewards.demo import build_demo_rewards
 from points.rulesets.service import ensure_active
 from points.settings import Settings
+from points.wiring import load_jobs
 
 PILOT_TEAM = "客户服务部"
 # The roll-out guide's two pilot goals (推广指引: 试点部门先行).
@@ -51,6 +52,7 @@ async def start_demo_pilot(session: AsyncSession, settings: Settings, *, days: i
 
 async def build_demo(settings: Settings, *, employees: int, days: int, seed: int) -> str:
     started = time.perf_counter()
+    load_jobs()
     await upgrade_async(settings.DATABASE_URL)
     db = Database(settings)
     lines = []

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg  # type: ignore[import-untyped]
 
-from points.bench import BenchResult
-from points.bench.scratch import admin_sql as _admin
-from points.bench.scratch import dsn as _dsn
 from points.boards import leaderboard as board_leaderboard
 from points.boards import windows as board_windows
 from points.calendar import bounds, key_at
 from points.db import Database
+from points.devtools.bench import BenchResult
+from points.devtools.bench.scratch import admin_sql as _admin
+from points.devtools.bench.scratch import dsn as _dsn
 from points.ledger.models import Period
 from points.migrate import upgrade_async
 from points.settings import Settings
