@@ -24,8 +24,6 @@ from rules.history import (
 )
 from rules.loader import (
     DEFAULT_RULES_PATH,
-    RuleError,
-    RuleSetError,
     load_default_rules,
     load_ruleset_file,
     load_ruleset_text,
@@ -35,6 +33,7 @@ from rules.loader import (
 from rules.periods import DEFAULT_TIMEZONE, period_key, period_key_at
 from rules.schema import Rule, RuleFile
 from rules.simulate import SimulationReport, simulate
+from rules.source import RuleError, RuleSetError
 
 __all__ = [
     "BUILTIN_EVENT_TYPES",

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from rules.catalog import Catalogue
-from rules.loader import RuleError, parse_ruleset
+from rules.loader import parse_ruleset
+from rules.source import RuleError
 
 
 @click.command("validate")

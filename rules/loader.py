@@ -1,4 +1,4 @@
-"""Reading rule files: YAML with line numbers, and validation HR can act on.
+"""Reading rule files and validating them in terms HR can act on.
 
 Every problem becomes one :class:`RuleError` that prints as one line naming the
 line number, the rule id, the field and, where we can guess it, a suggestion::
@@ -9,11 +9,9 @@ line number, the rule id, the field and, where we can guess it, a suggestion::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from rules.catalog import (
@@ -36,111 +34,7 @@ from rules.schema import (
     Rule,
     RuleFile,
 )
-
-Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class RuleError:
-    """One problem in a rule file; ``str()`` gives the one-line message."""
-
-    message: str
-    line: int | None = None
-    rule_id: str | None = None
-    field: str | None = None
-    suggestion: str | None = None
-
-    def __str__(self) -> str:
-        where = []
-        if self.rule_id is not None:
-            where.append(f"rule `{self.rule_id}`")
-        if self.field is not None:
-            where.append(f"field `{self.field}`")
-        text = ", ".join(where)
-        text = f"{text}: {self.message}" if text else self.message
-        if self.line is not None:
-            text = f"line {self.line}: {text}"
-        if self.suggestion:
-            text = f"{text} — {self.suggestion}"
-        return text
-
-
-class RuleSetError(ValueError):
-    """Raised by the loaders when a rule file has problems; ``errors`` lists them."""
-
-    def __init__(self, errors: list[RuleError]) -> None:
-        super().__init__("\n".join(str(error) for error in errors))
-        self.errors = errors
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loading; dates stay text so pydantic reports bad ones with a line."""
-
-
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], errors: list[RuleError]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                errors.append(
-                    RuleError(
-                        f"`{key}` appears twice in the same mapping",
-                        line=key_node.start_mark.line + 1,
-                        field=key,
-                    )
-                )
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, errors)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = (*path, index)
-            lines[child] = item.start_mark.line + 1
-            _walk(item, child, lines, errors)
-
-
-def _parse_yaml(text: str) -> tuple[Any, dict[Path_, int], list[RuleError]]:
-    lines: dict[Path_, int] = {}
-    errors: list[RuleError] = []
-    loader = _LineLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, lines, errors
-        _walk(node, (), lines, errors)
-        data = loader.construct_document(node)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        return (
-            None,
-            lines,
-            [RuleError(f"YAML syntax error: {problem}", line=mark.line + 1 if mark else None)],
-        )
-    finally:
-        loader.dispose()
-    return data, lines, errors
-
-
-def _line(lines: Mapping[Path_, int], path: Path_) -> int | None:
-    # The most specific location we know: the field itself, else its parents.
-    for end in range(len(path), -1, -1):
-        found = lines.get(path[:end])
-        if found is not None:
-            return found
-    return None
-
+from rules.source import Path_, RuleError, RuleSetError, line_of, parse_yaml
 
 # --------------------------------------------------------------------- validation
 
@@ -203,7 +97,7 @@ def _pydantic_errors(
         if len(loc) >= 2 and isinstance(loc[-1], str) and loc[-1] in ("str", "int"):
             loc = loc[:-1]
         field = _field_name(loc)
-        line = _line(lines, (*base, *loc))
+        line = line_of(lines, (*base, *loc))
         if kind == "extra_forbidden":
             name = str(loc[-1])
             close = suggest(name, _fields_for(loc), cutoff=0.5)
@@ -262,14 +156,14 @@ def _check_event_types(
         return declared, [
             RuleError(
                 "expected a mapping of event type → {attribute: type}",
-                _line(lines, base),
+                line_of(lines, base),
                 field="event_types",
                 suggestion="e.g. event_types: {survey.answered: {score: int}}",
             )
         ]
     for name, attributes in raw.items():
         name = str(name)
-        where = _line(lines, (*base, name))
+        where = line_of(lines, (*base, name))
         field = f"event_types.{name}"
         if not EVENT_TYPE_PATTERN.match(name):
             errors.append(
@@ -292,7 +186,7 @@ def _check_event_types(
         typed: dict[str, AttributeType] = {}
         for attribute, kind in attributes.items():
             attribute = str(attribute)
-            at = _line(lines, (*base, name, attribute))
+            at = line_of(lines, (*base, name, attribute))
             if not ATTRIBUTE_NAME_PATTERN.match(attribute):
                 errors.append(
                     RuleError(
@@ -360,7 +254,7 @@ def _check_rule(
 
     def err(message: str, field: str | None, suggestion: str | None = None) -> None:
         path = (*base, field) if field else base
-        errors.append(RuleError(message, _line(lines, path), rule.id, field, suggestion))
+        errors.append(RuleError(message, line_of(lines, path), rule.id, field, suggestion))
 
     if rule.points is None and rule.multiplier is None:
         err(
@@ -409,7 +303,7 @@ def _check_rule(
             errors.append(
                 RuleError(
                     f"`{event_type}` is not an event type name",
-                    _line(lines, where),
+                    line_of(lines, where),
                     rule.id,
                     field,
                     _FIELD_HINTS["when"],
@@ -422,7 +316,7 @@ def _check_rule(
                 errors.append(
                     RuleError(
                         f"unknown event type `{event_type}`",
-                        _line(lines, where),
+                        line_of(lines, where),
                         rule.id,
                         field,
                         f"did you mean `{close}`?",
@@ -501,7 +395,7 @@ def _without_broken_fields(
 
 def parse_ruleset(text: str) -> tuple[RuleFile | None, list[RuleError]]:
     """Parse and validate rule-file text; return the rule file (if valid) and all errors."""
-    data, lines, errors = _parse_yaml(text)
+    data, lines, errors = parse_yaml(text)
     if errors and data is None:
         return None, errors
     if data is None:
@@ -519,7 +413,7 @@ def parse_ruleset(text: str) -> tuple[RuleFile | None, list[RuleError]]:
                 errors.append(
                     RuleError(
                         f"unknown top-level field `{key}`",
-                        _line(lines, (str(key),)),
+                        line_of(lines, (str(key),)),
                         suggestion=f"did you mean `{close}`?"
                         if close
                         else "a rule file has `event_types` and `rules`",
@@ -535,7 +429,9 @@ def parse_ruleset(text: str) -> tuple[RuleFile | None, list[RuleError]]:
     catalogue = Catalogue(declared)
 
     if not isinstance(raw_rules, list):
-        errors.append(RuleError("`rules` must be a list", _line(lines, ("rules",)), field="rules"))
+        errors.append(
+            RuleError("`rules` must be a list", line_of(lines, ("rules",)), field="rules")
+        )
         return None, errors
 
     rules: list[Rule] = []
@@ -544,7 +440,7 @@ def parse_ruleset(text: str) -> tuple[RuleFile | None, list[RuleError]]:
         base: Path_ = ("rules", index)
         if not isinstance(raw, dict):
             errors.append(
-                RuleError("each rule must be a mapping starting with `id:`", _line(lines, base))
+                RuleError("each rule must be a mapping starting with `id:`", line_of(lines, base))
             )
             continue
         raw_id = raw.get("id")
@@ -563,14 +459,14 @@ def parse_ruleset(text: str) -> tuple[RuleFile | None, list[RuleError]]:
             errors.append(
                 RuleError(
                     f"duplicate rule id (first used on line {first_line_of[rule.id]})",
-                    _line(lines, (*base, "id")),
+                    line_of(lines, (*base, "id")),
                     rule.id,
                     "id",
                     "give each rule its own id",
                 )
             )
         else:
-            first_line_of[rule.id] = _line(lines, (*base, "id"))
+            first_line_of[rule.id] = line_of(lines, (*base, "id"))
         errors.extend(e for e in _check_rule(rule, catalogue, base, lines) if e.field not in broken)
         rules.append(rule)
 
