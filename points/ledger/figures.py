@@ -23,6 +23,7 @@ from points.ledger.models import (
 from points.ledger.service import balances
 from points.org.models import Department, Employee, EmployeeStatus
 from points.settings import Settings
+from rules.periods import day_ordinal
 
 
 @dataclass
@@ -36,7 +37,7 @@ class PersonFigures:
     rank_company: int | None  # this month, among people who can appear on boards
     rank_department: int | None
     badges: list[str]
-    longest_streak: int
+    current_streak: int  # days in a daily streak still running (today or yesterday counts)
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -112,9 +113,15 @@ async def person_figures(
             .distinct()
         )
     ).all()
+    # A daily streak is alive while its last day is today or yesterday; weekly streaks
+    # count weeks (other ordinals), so they never match these days.
+    today = day_ordinal((now or utcnow()).astimezone(settings.zone))
     streak = (
         await session.exec(
-            select(func.max(RuleStreak.length)).where(RuleStreak.employee_id == employee.id)
+            select(func.max(RuleStreak.length)).where(
+                RuleStreak.employee_id == employee.id,
+                col(RuleStreak.last_period).in_([today, today - 1]),
+            )
         )
     ).one()
     return PersonFigures(
@@ -140,7 +147,7 @@ async def person_figures(
         if on_boards
         else None,
         badges=sorted(b for b in badges if b),
-        longest_streak=int(streak or 0),
+        current_streak=int(streak or 0),
     )
 
 

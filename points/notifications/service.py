@@ -1,13 +1,9 @@
-"""Adding messages to the outbox and reading what is still to be sent."""
+"""Adding messages to the outbox (:mod:`points.wecom.messages` sends them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from points.db import utcnow
 from points.notifications.models import Notification
 
 
@@ -25,19 +21,3 @@ def notify(
     row = message(userid=userid, kind=kind, title=title, body=body, url=url)
     session.add(row)
     return row
-
-
-async def unsent(session: AsyncSession, limit: int = 100) -> Sequence[Notification]:
-    """The oldest messages not sent yet."""
-    rows = await session.exec(
-        select(Notification)
-        .where(col(Notification.sent_at).is_(None))
-        .order_by(col(Notification.id))
-        .limit(limit)
-    )
-    return rows.all()
-
-
-async def mark_sent(session: AsyncSession, notification: Notification) -> None:
-    notification.sent_at = utcnow()
-    session.add(notification)

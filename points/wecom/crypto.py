@@ -1,6 +1,6 @@
 """WeCom callback crypto ("接收消息服务器"): signature, AES-256-CBC, replay window.
 
-The scheme (see ``shared/wecom/PROTOCOL.md``)::
+The scheme (WeCom's callback encryption; known-good vectors in ``tests/wecom/vectors.json``)::
 
     msg_signature = sha1("".join(sorted([token, timestamp, nonce, encrypt]))).hexdigest()
     key = b64decode(EncodingAESKey + "="); iv = key[:16]; AES-256-CBC
