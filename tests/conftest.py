@@ -1,7 +1,7 @@
-"""Shared fixtures: real PostgreSQL and Redis, a fresh database per test run.
+"""The fixtures every test may use: real PostgreSQL and Redis, a fresh database per run.
 
-Services missing? Locally the tests that need them are skipped with a reason; under
-``CI=true`` they fail, so a green CI always means they ran.
+Helpers live in :mod:`tests.support` and are imported from there; fixtures shared by
+several folders are plugins of that package (listed below), never imports of a conftest.
 """
 
 from __future__ import annotations
@@ -10,27 +10,37 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import text
+from sqlmodel import func, select
 from starlette.applications import Starlette
 
 from points import jobs
 from points.db import Database
+from points.ledger.models import LedgerTransaction
+from points.ledger.reconcile import reconcile
 from points.migrate import upgrade
-from points.settings import Settings
 from points.wiring import load_jobs
+from tests.support.services import (
+    PG_ADMIN_DSN,
+    REDIS_BASE,
+    Store,
+    make_settings,
+    service_missing,
+    truncate_all,
+)
 from web.app import create_app
 
-PG_ADMIN_DSN = os.environ.get("POINTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_BASE = os.environ.get("POINTS_TEST_REDIS", "redis://127.0.0.1:6379")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+pytest_plugins = [
+    "tests.support.org",
+    "tests.support.processes",
+    "tests.support.rewards",
+    "tests.support.rulesets",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -49,11 +59,20 @@ def _no_job_left_unsent() -> Iterator[None]:
     assert not dropped, f"committed without points.jobs.commit, so never sent: {dropped}"
 
 
-def service_missing(what: str, error: BaseException) -> None:
-    message = f"{what} is not reachable ({error!r}); see the README (Run the tests) to start it"
-    if IN_CI:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+async def _books_reconcile(request: pytest.FixtureRequest, store: Store) -> None:
+    """After a test that wrote to the ledger, ``reconcile`` must find nothing to correct.
+
+    Every test with a database gets this check when its store closes; a test that damages
+    the books on purpose says so with ``@pytest.mark.books_tampered``.
+    """
+    if request.node.get_closest_marker("books_tampered"):
+        return
+    async with store.db.session() as session:
+        written = (await session.exec(select(func.count()).select_from(LedgerTransaction))).one()
+        if not written:
+            return
+        report = await reconcile(session, store.settings.zone)
+    assert report.clean, f"the ledger does not reconcile after this test: {report.problems}"
 
 
 def _worker_index() -> int:
@@ -106,58 +125,31 @@ def redis_url() -> str:
     return url
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET}
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-async def _truncate_all(db: Database) -> None:
-    async with db.engine.begin() as conn:
-        tables = (
-            (
-                await conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'"
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if tables:
-            names = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-
-
-@dataclass
-class Store:
-    settings: Settings
-    db: Database
-
-
 @pytest.fixture
-async def pg(pg_url: str) -> AsyncIterator[Store]:
-    """The run's PostgreSQL database, emptied for this test."""
+async def pg(pg_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """The run's PostgreSQL database, emptied for this test; its books checked after."""
     settings = make_settings(pg_url)
     db = Database(settings)
-    await _truncate_all(db)
+    await truncate_all(db)
+    store = Store(settings, db)
     try:
-        yield Store(settings, db)
+        yield store
+        await _books_reconcile(request, store)
     finally:
         await db.dispose()
 
 
 @pytest.fixture
-async def lite(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh SQLite database file (the embedded default), migrated."""
+async def lite(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A fresh SQLite database file (the embedded default), migrated; its books checked after."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'points.db'}"
     await asyncio.to_thread(upgrade, url)
     settings = make_settings(url)
     db = Database(settings)
+    store = Store(settings, db)
     try:
-        yield Store(settings, db)
+        yield store
+        await _books_reconcile(request, store)
     finally:
         await db.dispose()
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from points.migrate import upgrade
 from points.models import metadata
-from tests.conftest import Store
+from tests.support.services import Store
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -11,9 +11,9 @@ from points.calendar import Period
 from points.dashboards.dashboard import dashboard
 from points.org import service as org
 from points.org.models import Department, EmployeeStatus
-from tests.boards.conftest import SHANGHAI, award
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
+from tests.support.boards import SHANGHAI, award
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 NOW = datetime.fromisoformat("2026-12-10T12:00:00+08:00")
 

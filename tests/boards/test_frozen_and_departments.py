@@ -12,10 +12,10 @@ from points.boards.windows import Scope, Window
 from points.events.schemas import EventIn
 from points.ledger.models import Period, PeriodScore
 from points.org.models import Employee
-from tests.boards.conftest import SHANGHAI, award
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
-from tests.ledger.conftest import event, send
+from tests.support.boards import SHANGHAI, award
+from tests.support.events import event, send
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 WEEK = Window(Period.week, "2026-W48")
 # Monday 2026-11-30 01:00 in Shanghai: week 48 has just closed.

@@ -9,9 +9,9 @@ from points.boards import windows as board_windows
 from points.boards.windows import Scope, Window
 from points.ledger.models import Period
 from points.org.models import EmployeeStatus
-from tests.boards.conftest import SHANGHAI, award
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
+from tests.support.boards import SHANGHAI, award
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 MONTH = Window(Period.month, "2026-11")
 

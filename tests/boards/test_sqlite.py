@@ -8,10 +8,10 @@ from points.boards.windows import Scope, Window
 from points.calendar import bounds
 from points.dashboards import figures as dashboard_figures
 from points.ledger.models import Period
-from tests.boards.conftest import SHANGHAI, award
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
-from tests.ledger.conftest import event, send
+from tests.support.boards import SHANGHAI, award
+from tests.support.events import event, send
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 
 async def test_boards_and_figures_work_on_the_embedded_sqlite_default(lite: Store) -> None:

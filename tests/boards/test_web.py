@@ -7,9 +7,10 @@ from points.audit.models import AuditEntry
 from points.calendar import Period, key_at
 from points.db import utcnow
 from points.org.models import Employee, Role
-from tests.boards.conftest import SHANGHAI, Org, award
-from tests.conftest import Store
-from tests.factories import csrf_from, login, make_token
+from tests.support.boards import SHANGHAI, award
+from tests.support.factories import csrf_from, login, make_token
+from tests.support.org import Org
+from tests.support.services import Store
 
 
 async def _seed_points(pg: Store, org: Org) -> None:

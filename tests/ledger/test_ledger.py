@@ -17,9 +17,9 @@ from points.ledger.service import balances
 from points.org.leavers import mark_left
 from points.rewards.workflow import release_holds_of
 from points.settings import get_settings
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
-from tests.ledger.conftest import event, send
+from tests.support.events import event, send
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 
 @pytest.fixture
@@ -192,6 +192,7 @@ async def test_periods_are_cut_in_shanghai_time(pg: Store, zhang: int) -> None:
     assert months == [("2026-11", 10)]  # Monday 30 November is still November
 
 
+@pytest.mark.books_tampered
 async def test_reconcile_finds_a_tampered_balance(
     pg: Store, zhang: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,7 +223,7 @@ async def test_points_expire_oldest_first_once_per_day(pg: Store, zhang: int) ->
     from datetime import date
 
     from points.ledger.expiry import expire_points
-    from tests.conftest import make_settings
+    from tests.support.services import make_settings
 
     settings = make_settings(pg.settings.DATABASE_URL, EXPIRY_MONTHS=3)
     await send(
@@ -253,6 +254,7 @@ async def test_points_expire_oldest_first_once_per_day(pg: Store, zhang: int) ->
     assert await _available(pg, zhang) == 5
 
 
+@pytest.mark.books_tampered
 async def test_cap_usage_is_a_cache_that_reconcile_checks(pg: Store, zhang: int) -> None:
     # Five on-time approvals in one day: the daily cap of 20 lets four through.
     await send(pg, [approval(str(n), f"2026-11-24T0{n}:00:00") for n in range(1, 6)])  # type: ignore[list-item]

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import text
 
 from points.ledger.reconcile import reconcile
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
-from tests.ledger.conftest import event, send
+from tests.support.events import event, send
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 
 async def _company(store: Store) -> list[int]:
@@ -99,14 +99,17 @@ async def _plants_are_found(store: Store) -> None:
     assert len(report.problems) == 6, report.problems
 
 
+@pytest.mark.books_tampered
 async def test_reconcile_in_chunks_finds_planted_differences_postgresql(pg: Store) -> None:
     await _plants_are_found(pg)
 
 
+@pytest.mark.books_tampered
 async def test_reconcile_in_chunks_finds_planted_differences_sqlite(lite: Store) -> None:
     await _plants_are_found(lite)
 
 
+@pytest.mark.books_tampered
 async def test_reconcile_names_an_unbalanced_transaction_and_a_wrong_balance(
     pg: Store,
 ) -> None:
@@ -138,6 +141,7 @@ async def test_reconcile_names_an_unbalanced_transaction_and_a_wrong_balance(
     )
 
 
+@pytest.mark.books_tampered
 @pytest.mark.parametrize("limit", [1])
 async def test_reconcile_lists_at_most_the_limit(pg: Store, limit: int) -> None:
     await _company(pg)
@@ -149,6 +153,7 @@ async def test_reconcile_lists_at_most_the_limit(pg: Store, limit: int) -> None:
     assert len(report.problems) == limit + 1
 
 
+@pytest.mark.books_tampered
 async def test_reconcile_reads_one_read_only_snapshot_on_postgresql(pg: Store) -> None:
     await _company(pg)
     async with pg.db.session() as session:

@@ -27,9 +27,9 @@ from points.ledger.service import Posting, earning, moving_legs
 from points.ledger.writer import PORTABLE, post, store_for
 from points.ledger.writer_pg import POSTGRES
 from points.org.models import Employee
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
-from tests.ledger.conftest import event, send
+from tests.support.events import event, send
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 23:30 in Shanghai on 30 June is still Q2 there (15:30 UTC), the last day of a month.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 
 from points.org.models import Role
-from tests.conftest import Store
-from tests.factories import make_token
-from tests.rewards.conftest import Shop, make_reward
+from tests.support.factories import make_token
+from tests.support.rewards import Shop, make_reward
+from tests.support.services import Store
 
 
 def bearer(token: str, **extra: str) -> dict[str, str]:

@@ -2,107 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
-from sqlalchemy import insert
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
-from points.db import Database, utcnow
 from points.ledger.models import Account, AccountKind
-from points.ledger.reconcile import reconcile
-from points.org.models import Employee
-from points.rewards import policy, redeem
 from points.rewards.models import Redemption, Reward
-from points.rewards.policy import RedemptionRefused
-from tests.conftest import Store
-from tests.factories import make_department
-from tests.rewards.conftest import give, make_reward
+from tests.support.rewards import assert_books_balance, make_reward, people_with_points, storm
+from tests.support.services import Store
 
 pytestmark = pytest.mark.slow
-
-
-async def people_with_points(store: Store, count: int, points: int) -> list[int]:
-    async with store.db.session() as session:
-        department = await make_department(session, "研发部")
-        await session.exec(
-            insert(Employee).values(  # type: ignore[call-overload]
-                [
-                    {
-                        "userid": f"storm{i:04d}",
-                        "name": f"员工{i}",
-                        "department_id": department.id,
-                        "title": "",
-                        "status": "active",
-                        "excluded": False,
-                        "board_opt_out": False,
-                        "created_at": utcnow(),
-                    }
-                    for i in range(count)
-                ]
-            )
-        )
-        ids = list(
-            (
-                await session.exec(
-                    select(Employee.id)
-                    .where(col(Employee.userid).startswith("storm"))
-                    .order_by(col(Employee.id))
-                )
-            ).all()
-        )
-        for employee_id in ids:
-            assert employee_id is not None
-            await give(session, store.settings, employee_id, points)
-        await session.commit()
-    return [i for i in ids if i is not None]
-
-
-async def storm(
-    store: Store, calls: list[tuple[int, int, str | None]]
-) -> tuple[Counter[str], list[int]]:
-    """Every call in its own session, at once, through a pool of 20 connections."""
-    db = Database(store.settings, pool_size=20, max_overflow=0, pool_timeout=120)
-    made: list[int] = []
-
-    async def attempt(reward_id: int, employee_id: int, key: str | None) -> str:
-        try:
-            async with db.session() as session:
-                result = await redeem.request_redemption(
-                    session,
-                    store.settings,
-                    reward_id=reward_id,
-                    employee_id=employee_id,
-                    actor=policy.SYSTEM,
-                    idempotency_key=key,
-                )
-                await session.commit()
-        except RedemptionRefused as refusal:
-            return refusal.code
-        assert result.redemption.id is not None
-        made.append(result.redemption.id)
-        return "held" if result.created else "replayed"
-
-    try:
-        outcomes = await asyncio.gather(*(attempt(*call) for call in calls))
-    finally:
-        await db.dispose()
-    return Counter(outcomes), made
-
-
-async def assert_books_balance(store: Store) -> None:
-    async with store.db.session() as session:
-        assert (await reconcile(session, store.settings.zone)).clean
-        negative = (
-            await session.exec(
-                select(func.count()).where(
-                    col(Account.kind).in_([AccountKind.available, AccountKind.held]),
-                    Account.balance < 0,
-                )
-            )
-        ).one()
-        assert negative == 0
 
 
 async def test_a_thousand_people_ten_units_exactly_ten_holds(pg: Store) -> None:

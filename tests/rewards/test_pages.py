@@ -11,9 +11,9 @@ from points.audit.models import AuditEntry
 from points.org.models import Role
 from points.rewards import policy, redeem, vouchers
 from points.rewards.models import Redemption, Reward
-from tests.conftest import Store
-from tests.factories import csrf_from, login, make_department, make_employee
-from tests.rewards.conftest import Shop, give, make_reward
+from tests.support.factories import csrf_from, login, make_department, make_employee
+from tests.support.rewards import Shop, give, make_reward
+from tests.support.services import Store
 
 
 def nonce_from(html: str) -> str:

@@ -34,9 +34,8 @@ from points.org.models import Employee
 from points.rewards import policy, redeem, vouchers
 from points.rewards.models import Redemption, RedemptionStep, Reward
 from points.rewards.policy import RedemptionRefused
-from tests.conftest import Store
-from tests.rewards.conftest import Shop, make_reward
-from tests.rewards.test_concurrency import assert_books_balance, people_with_points, storm
+from tests.support.rewards import Shop, assert_books_balance, make_reward, people_with_points, storm
+from tests.support.services import Store
 
 
 async def request(

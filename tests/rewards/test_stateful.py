@@ -24,9 +24,9 @@ from points.org.models import Role
 from points.rewards import policy, redeem, vouchers, workflow
 from points.rewards.models import PENDING, Redemption, RedemptionStatus, Reward, VoucherCode
 from points.settings import Settings
-from tests.conftest import _truncate_all, make_settings
-from tests.factories import make_department, make_employee
-from tests.rewards.conftest import give, make_reward
+from tests.support.factories import make_department, make_employee
+from tests.support.rewards import give, make_reward
+from tests.support.services import make_settings, truncate_all
 
 T = TypeVar("T")
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ class RedemptionMachine(RuleBasedStateMachine):
         self.run(self._company())
 
     async def _company(self) -> None:
-        await _truncate_all(self.db)
+        await truncate_all(self.db)
         async with self.db.session() as session:
             team = await make_department(session, "市场部")
             head = await make_employee(session, team, userid="head", role=Role.head)

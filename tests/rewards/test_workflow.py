@@ -19,8 +19,8 @@ from points.org.models import EmployeeStatus
 from points.rewards import policy, queues, redeem, vouchers, workflow
 from points.rewards.models import Redemption, Reward
 from points.rewards.policy import RedemptionRefused
-from tests.conftest import Store
-from tests.rewards.conftest import Shop, actor_for, make_reward, reload
+from tests.support.rewards import Shop, actor_for, make_reward, reload
+from tests.support.services import Store
 
 
 async def money(store: Store, employee_id: int) -> tuple[int, int]:

@@ -13,8 +13,8 @@ from points.errors import Conflict
 from points.rulesets import service
 from points.rulesets.models import RuleVersion, VersionStatus
 from points.workbench.service import activate, diff_versions
-from tests.conftest import Store
-from tests.rulesets.conftest import DEFAULT_RULES, doubled_doc_shared
+from tests.support.rulesets import DEFAULT_RULES, doubled_doc_shared
+from tests.support.services import Store
 
 
 async def _drafts(store: Store, *sources: str) -> list[int]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import httpx
 
 from points.org.models import Role
-from tests.conftest import Store
-from tests.factories import make_token
-from tests.web.conftest import Org
+from tests.support.factories import make_token
+from tests.support.org import Org
+from tests.support.services import Store
 
 
 async def _token(pg: Store, role: Role, userid: str | None = None) -> dict[str, str]:

@@ -10,9 +10,9 @@ from starlette.routing import Route
 
 from points.audit.models import AuditEntry
 from points.org.models import RoleAssignment
-from tests.conftest import Store
-from tests.factories import csrf_from, login
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login
+from tests.support.org import Org
+from tests.support.services import Store
 
 
 def nav_labels(html: str) -> list[str]:

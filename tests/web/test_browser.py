@@ -17,7 +17,7 @@ from playwright.sync_api import sync_playwright
 from points.db import Database
 from points.devtools.demo.company import build_company
 from points.migrate import upgrade
-from tests.conftest import IN_CI, make_settings
+from tests.support.services import IN_CI, make_settings
 from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.factories import login
-from tests.web.conftest import Org
+from tests.support.factories import login
+from tests.support.org import Org
 
 
 async def test_healthz_metrics_and_openapi(client: httpx.AsyncClient) -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,15 +13,7 @@ import pytest
 from points.devtools.fake_wecom import FakeWeCom
 from points.wecom.client import InMemoryTokenStore, WeComClient
 from points.wecom.crypto import CallbackCrypto
-
-# Known-good callback vectors (a copy of the WeCom protocol notes' vectors), kept in the
-# repository so a plain clone runs every test.
-VECTORS_PATH = Path(__file__).parent / "vectors.json"
-
-#: A fixed "now" (2024-11-24, when the vectors were made) for tests with their own data.
-NOW = 1_732_430_000
-CORP_ID = "wwtestcorp0001"
-TOKEN = "TestToken123"
+from tests.support.wecom import CORP_ID, NOW, TOKEN, VECTORS_PATH, RecordedSleeps, new_aes_key
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +38,6 @@ def vector_crypto(vectors: dict[str, Any]) -> Callable[[str], CallbackCrypto]:
     return make
 
 
-def new_aes_key() -> str:
-    """A fresh 43-character EncodingAESKey."""
-    return base64.b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
-
-
 @pytest.fixture(scope="session")
 def aes_key() -> str:
     """One EncodingAESKey for this test session."""
@@ -65,16 +48,6 @@ def aes_key() -> str:
 def crypto(aes_key: str) -> CallbackCrypto:
     """Crypto with our own secrets and the clock fixed at :data:`NOW`."""
     return CallbackCrypto(TOKEN, aes_key, CORP_ID, clock=lambda: float(NOW))
-
-
-@dataclass
-class RecordedSleeps:
-    """An injectable ``sleep`` that records delays instead of waiting."""
-
-    delays: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from points.wecom.client import (
 from points.wecom.mapping import DetailRequest, map_callback
 from points.wecom.pull import pull_approvals, pull_checkins, resolve_detail_requests
 from points.wecom.samples import approval_detail, date_control
-from tests.wecom.conftest import RecordedSleeps
+from tests.support.wecom import RecordedSleeps
 
 DAY = 86400
 

@@ -9,7 +9,7 @@ from points.devtools.fake_wecom import FakeWeCom
 from points.wecom.client import WeComClient, WeComError, WeComUnavailable
 from points.wecom.errors import RepeatedCursor, TokenCircuitOpen
 from points.wecom.samples import approval_detail
-from tests.wecom.conftest import RecordedSleeps
+from tests.support.wecom import RecordedSleeps
 
 DEPARTMENTS = "/cgi-bin/department/list"
 SEND = "/cgi-bin/message/send"

@@ -27,7 +27,7 @@ from points.wecom.crypto import (
     signature,
 )
 from points.wecom.xmlmsg import build_xml, parse_xml
-from tests.wecom.conftest import CORP_ID, NOW, TOKEN, new_aes_key
+from tests.support.wecom import CORP_ID, NOW, TOKEN, new_aes_key
 
 # -- the shared vectors ----------------------------------------------------------------
 

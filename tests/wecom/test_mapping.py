@@ -29,7 +29,7 @@ from points.wecom.samples import (
     vacation_control,
 )
 from points.wecom.xmlmsg import parse_xml
-from tests.wecom.conftest import CORP_ID, NOW
+from tests.support.wecom import CORP_ID, NOW
 
 HOUR = 3600
 DAY = 86400
