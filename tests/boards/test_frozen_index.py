@@ -12,9 +12,9 @@ from points.boards.leaderboard import Board
 from points.boards.windows import Scope, Window
 from points.ledger.models import Period
 from points.org.models import Employee, EmployeeStatus
-from tests.boards.conftest import SHANGHAI, award
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
+from tests.support.boards import SHANGHAI, award
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 WEEK = Window(Period.week, "2026-W40")  # 28 September – 4 October 2026
 AFTER_CLOSE = datetime.fromisoformat("2026-10-05T01:00:00+08:00")

@@ -70,7 +70,7 @@ async def test_simulation_streams_on_sqlite_too(lite: Store) -> None:
 
 
 async def test_simulation_loads_only_the_people_with_events(pg: Store, company: Company) -> None:
-    from points.rulesets.simulation import Person, department_labels, stored_events
+    from points.workbench.simulation import Person, department_labels, stored_events
 
     zone = pg.settings.zone
     async with pg.db.session() as session:

@@ -8,11 +8,11 @@ from starlette.routing import Route
 from points.audit.service import record
 from points.auth.permissions import Permission
 from points.auth.scope import require_department, visible_departments
+from points.boards.personal import history, person_figures
 from points.errors import Forbidden, InvalidInput
 from points.events.service import MAX_BATCH, ingest_payloads
 from points.i18n import _
 from points.jobs import commit
-from points.ledger.figures import history, person_figures
 from points.ledger.models import LedgerTransaction
 from points.org import service as org
 from points.org.models import Employee

@@ -12,12 +12,12 @@ from starlette.routing import Route
 from points.appeals import service as appeals
 from points.auth.permissions import Permission
 from points.auth.scope import require_department
+from points.boards.personal import history, person_figures
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
 from points.ledger.adjustments import adjust
 from points.ledger.expiry_reminders import expiring
-from points.ledger.figures import history, person_figures
 from points.ledger.models import TransactionKind
 from points.levels import service as levels
 from points.org import service as org

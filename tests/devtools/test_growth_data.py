@@ -12,7 +12,7 @@ from points.devtools.bench.scratch import dsn
 from points.devtools.demo.company import build_company
 from points.ledger.models import Period
 from points.ledger.reconcile import reconcile
-from tests.conftest import Store
+from tests.support.services import Store
 
 
 async def test_generated_company_reconciles_and_has_a_mid_ranked_viewer(pg: Store) -> None:

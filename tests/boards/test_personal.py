@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from points.boards import ranking
-from points.ledger.figures import person_figures
+from points.boards.personal import person_figures
 from points.org.models import Employee
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
-from tests.ledger.conftest import SHANGHAI, event, send
+from tests.support.events import SHANGHAI, event, send
+from tests.support.factories import make_department, make_employee
+from tests.support.services import Store
 
 
 def _approvals(userid: str, count: int, tag: str) -> list[object]:

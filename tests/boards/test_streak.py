@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from points.ledger.figures import person_figures
+from points.boards.personal import person_figures
 from points.ledger.models import RuleStreak
 from rules.periods import day_ordinal, week_ordinal
 from tests.support.factories import make_department, make_employee

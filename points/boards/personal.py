@@ -1,4 +1,4 @@
-"""What a person sees about their own points: balances, periods, rank, history."""
+"""What a person sees about their own points: balances, periods, rank (from the boards), history."""
 
 from __future__ import annotations
 
