@@ -31,20 +31,17 @@ def _rows_of(title: str) -> list[list[str]]:
 # ----------------------------------------------------------------------- settings
 
 
-def _documented_default(cell: str) -> object:
-    """A default as the README writes it, in the settings object's terms."""
-    if cell == "unset":
-        return None
-    if cell == "empty":
-        return ""
-    if cell == "a dev key":
-        return DEFAULT_SECRET_KEY
-    match = re.fullmatch(r"`([^`]*)`", cell)
-    assert match, f"write a default as `value`, unset, empty or a dev key: {cell!r}"
-    value = match.group(1)
-    if value in ("true", "false"):
-        return value == "true"
-    return int(value) if value.isdigit() else value
+def _as_documented(value: object) -> str:
+    """A default as the README writes it: `value`, unset, empty or a dev key."""
+    if value is None:
+        return "unset"
+    if value == "":
+        return "empty"
+    if value == DEFAULT_SECRET_KEY:
+        return "a dev key"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
 
 
 def test_the_settings_table_is_the_settings_object() -> None:
@@ -53,12 +50,12 @@ def test_the_settings_table_is_the_settings_object() -> None:
     for name, default, meaning in rows:
         assert re.fullmatch(r"`POINTS_[A-Z_]+`", name), name
         assert meaning, f"{name} has no meaning"
-        documented[name.strip("`").removeprefix("POINTS_")] = _documented_default(default)
+        documented[name.strip("`").removeprefix("POINTS_")] = default
     fields = Settings.model_fields
     assert list(documented) == list(fields), "the table lists the settings in their order"
     for name, field in fields.items():
         assert field.default is not PydanticUndefined, name
-        assert documented[name] == field.default, f"POINTS_{name}: README vs Settings"
+        assert documented[name] == _as_documented(field.default), f"POINTS_{name}: README"
 
 
 # ----------------------------------------------------------------------- commands

@@ -20,8 +20,8 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.db import insert_for
 from points.i18n import _, use_locale
-from points.ledger.service import insert_for
 from points.notifications.service import notify
 from points.org.models import Employee, EmployeeStatus, Role, RoleAssignment
 from points.settings import Settings

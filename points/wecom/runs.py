@@ -21,10 +21,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import day_start, local_day
+from points.db import insert_for
 from points.events.schemas import EventIn
 from points.events.service import MAX_BATCH, ingest
 from points.jobs import JobContext, commit
-from points.ledger.service import insert_for
 from points.org.models import Employee, EmployeeStatus
 from points.wecom.approvals import ApprovalPolicy, events_from_approval_detail
 from points.wecom.client import APPROVAL_WINDOW, MAX_USERS_PER_CALL, WeComClient

@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from points.bench import scoring as scoring_bench
 from sqlmodel import col, select
 
+from points.devtools.bench import scoring as scoring_bench
 from points.ledger.models import (
     Account,
     AccountKind,
