@@ -36,6 +36,7 @@ from tests.support.services import (
 from web.app import create_app
 
 pytest_plugins = [
+    "tests.support.browser",
     "tests.support.org",
     "tests.support.processes",
     "tests.support.rewards",

@@ -436,8 +436,8 @@ def rules_activate(
 
 
 def _add_wecom() -> None:
+    from points.cli.ops import backup, jobs, restore
     from points.cli.wecom import wecom
-    from points.ops.cli import backup, jobs, restore
 
     main.add_command(wecom)
     main.add_command(jobs)

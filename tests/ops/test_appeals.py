@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 from sqlmodel import col, select
@@ -17,21 +15,9 @@ from points.ledger.models import LedgerTransaction, TransactionKind
 from points.ledger.reconcile import reconcile
 from points.notifications.models import Notification
 from points.org.models import Role
-from tests.conftest import Store
-from tests.factories import csrf_from, login, make_token
-from tests.operations.conftest import Company
-
-
-@asynccontextmanager
-async def browser(app: Starlette, userid: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        await login(client, userid)
-        yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.factories import csrf_from, make_token
+from tests.support.operations import Company, bearer, browser
+from tests.support.services import Store
 
 
 async def test_appeals_filed_answered_told_and_linked(

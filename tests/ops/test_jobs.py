@@ -32,9 +32,9 @@ from points.migrate import upgrade
 from points.notifications.models import Notification
 from points.ops import scheduler
 from points.ops.models import JobRun
-from tests.conftest import Store, make_settings
-from tests.factories import login
-from tests.operations.conftest import Company
+from tests.support.factories import login
+from tests.support.operations import Company
+from tests.support.services import Store, make_settings
 
 POINTS = str(Path(sys.executable).with_name("points"))
 RUNS: list[str] = []
@@ -182,7 +182,7 @@ async def test_jobs_cli_runs_one_and_lists_its_last_run(lite: Store) -> None:
 async def test_admin_jobs_page_shows_runs_and_runs_one(
     store: Store, company: Company, web: httpx.AsyncClient
 ) -> None:
-    from tests.factories import csrf_from
+    from tests.support.factories import csrf_from
 
     await login(web, "sunqi")
     page = await web.get("/admin/jobs")

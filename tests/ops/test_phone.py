@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.web.test_browser import CHROMIUM, CHROMIUM_FLAGS, served_demo
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS
 
-__all__ = ["served_demo"]
 pytestmark = pytest.mark.browser
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from points.db import Database
 from points.migrate import upgrade
-from tests.conftest import PG_ADMIN_DSN, Store, make_settings
+from tests.support.services import PG_ADMIN_DSN, Store, make_settings
 
 POINTS = str(Path(sys.executable).with_name("points"))
 

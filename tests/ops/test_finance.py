@@ -9,10 +9,9 @@ from starlette.applications import Starlette
 from points.audit.models import AuditEntry
 from points.ledger.adjustments import adjust
 from points.org.models import Role
-from tests.conftest import Store
-from tests.factories import csrf_from, make_token
-from tests.operations.conftest import Company
-from tests.operations.test_appeals import bearer, browser
+from tests.support.factories import csrf_from, make_token
+from tests.support.operations import Company, bearer, browser
+from tests.support.services import Store
 
 
 async def test_finance_exports_the_spend_report_and_changes_nothing(

@@ -20,10 +20,9 @@ from points.ledger.models import LedgerTransaction
 from points.ledger.reconcile import reconcile
 from points.ops.jobs import privacy_retention
 from points.org.models import Employee, Role
-from tests.conftest import Store
-from tests.factories import csrf_from, login, make_token
-from tests.operations.conftest import Company
-from tests.operations.test_appeals import bearer
+from tests.support.factories import csrf_from, login, make_token
+from tests.support.operations import Company, bearer
+from tests.support.services import Store
 
 
 async def test_privacy_notice_is_public_linked_and_editable_by_admins(

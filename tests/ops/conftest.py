@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from points.org.models import Department, Employee, Role
-from tests.conftest import Store
-from tests.factories import make_department, make_employee
+from points.org.models import Role
+from tests.support.factories import make_department, make_employee
+from tests.support.operations import Company
+from tests.support.services import Store
 from web.app import create_app
 
 
@@ -20,20 +20,6 @@ def store(request: pytest.FixtureRequest) -> Store:
     """The same scenario on PostgreSQL and on the embedded SQLite default."""
     found: Store = request.getfixturevalue(request.param)
     return found
-
-
-@dataclass
-class Company:
-    sales: Department
-    east: Department
-    finance_dept: Department
-    employee: Employee
-    colleague: Employee
-    head: Employee
-    hr: Employee
-    hr2: Employee
-    finance: Employee
-    admin: Employee
 
 
 @pytest.fixture

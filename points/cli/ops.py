@@ -118,7 +118,9 @@ def jobs_run(name: str) -> None:
     from points.db import Database
     from points.jobs import make_queue
     from points.ops.scheduler import execute, periodic_jobs
+    from points.wiring import load_jobs
 
+    load_jobs()
     names = [p.name for p in periodic_jobs()]
     if name not in names:
         raise click.ClickException(f"unknown job {name!r}; one of: {', '.join(names)}")

@@ -7,10 +7,9 @@ from sqlmodel import col, select
 
 from points.audit.models import AuditEntry
 from points.org.models import Role
-from tests.conftest import Store
-from tests.factories import csrf_from, login, make_token
-from tests.operations.conftest import Company
-from tests.operations.test_appeals import bearer
+from tests.support.factories import csrf_from, login, make_token
+from tests.support.operations import Company, bearer
+from tests.support.services import Store
 
 AGENT = "Mozilla/5.0 (iPhone) wxwork/4.1"
 
