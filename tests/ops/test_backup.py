@@ -12,10 +12,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from points.demo.build import build_demo
 from sqlalchemy import text
 
 from points.db import Database
+from points.devtools.demo.build import build_demo
 from points.migrate import upgrade
 from tests.support.services import PG_ADMIN_DSN, Store, make_settings
 

@@ -7,7 +7,6 @@ import io
 from datetime import date, timedelta
 
 import httpx
-from points.ledger.leavers import mark_left
 from sqlmodel import select
 
 from points.audit.models import AuditEntry
@@ -19,7 +18,9 @@ from points.jobs import InlineQueue, JobContext
 from points.ledger.models import LedgerTransaction
 from points.ledger.reconcile import reconcile
 from points.ops.jobs import privacy_retention
+from points.org.leavers import mark_left
 from points.org.models import Employee, Role
+from points.rewards.workflow import release_holds_of
 from tests.support.factories import csrf_from, login, make_token
 from tests.support.operations import Company, bearer
 from tests.support.services import Store
@@ -142,6 +143,7 @@ async def test_retention_clears_old_attributes_and_anonymises_leavers(
             settings,
             "lisi",
             "离职",
+            release_holds=release_holds_of,
             actor="hr",
             left_on=date.today() - timedelta(days=40),
         )
