@@ -129,6 +129,7 @@ async def test_backup_then_restore_reproduces_every_balance_and_period_score(
         assert count >= least, (where, action)
 
 
+@pytest.mark.books_tampered
 async def test_restore_exits_non_zero_when_the_backup_does_not_reconcile(
     lite: Store, tmp_path: Path
 ) -> None:

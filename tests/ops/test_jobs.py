@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from points.wecom.fake_server import FakeWeCom, serve_in_thread
 from sqlalchemy import text
 from sqlmodel import col, select
 
 from points.audit.models import AuditEntry
 from points.db import Database, utcnow
 from points.devtools.demo.build import build_demo
+from points.devtools.fake_wecom import FakeWeCom, serve_in_thread
 from points.jobs import InlineQueue, JobContext, job
 from points.ledger.expiry_reminders import KIND, send_reminders
 from points.ledger.models import TransactionKind

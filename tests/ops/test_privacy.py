@@ -14,7 +14,7 @@ from points.db import utcnow
 from points.events.models import ActivityEvent
 from points.events.schemas import EventIn
 from points.events.service import ingest
-from points.jobs import InlineQueue, JobContext
+from points.jobs import InlineQueue, JobContext, commit
 from points.ledger.models import LedgerTransaction
 from points.ledger.reconcile import reconcile
 from points.ops.jobs import privacy_retention
@@ -91,7 +91,7 @@ async def _event(store: Store, userid: str, external_id: str, days_ago: int) -> 
                 )
             ],
         )
-        await session.commit()
+        await commit(session, None)  # stored, not scored: retention is under test
 
 
 async def test_export_my_data_as_json_and_csv(
