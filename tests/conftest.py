@@ -37,6 +37,7 @@ from web.app import create_app
 
 pytest_plugins = [
     "tests.support.browser",
+    "tests.support.journeys",
     "tests.support.org",
     "tests.support.processes",
     "tests.support.rewards",

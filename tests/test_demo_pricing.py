@@ -5,13 +5,13 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
-from points.demo.build import build_demo
 from sqlmodel import col, func, select
 
 from points.db import utcnow
+from points.devtools.demo.build import build_demo
 from points.ledger.models import LedgerTransaction, TransactionKind
 from points.rewards.models import Reward
-from tests.conftest import Store
+from tests.support.services import Store
 
 
 async def _earned(store: Store, days: int) -> list[int]:

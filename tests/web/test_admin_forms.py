@@ -6,9 +6,9 @@ import httpx
 from sqlmodel import func, select
 
 from points.org.models import RoleAssignment
-from tests.conftest import Store
-from tests.factories import csrf_from, login
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login
+from tests.support.org import Org
+from tests.support.services import Store
 
 
 async def _assignments(pg: Store) -> int:

@@ -12,9 +12,9 @@ from points.progress import streak_goals, streak_rules
 from points.rulesets.service import ensure_active
 from rules.loader import DEFAULT_RULES_PATH
 from rules.periods import day_ordinal
-from tests.conftest import Store
-from tests.factories import csrf_from, login
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login
+from tests.support.org import Org
+from tests.support.services import Store
 
 LADDER = [Rung(*rung) for rung in DEFAULT_LADDER]
 

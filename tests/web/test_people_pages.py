@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.factories import csrf_from, login
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login
+from tests.support.org import Org
 
 
 async def test_a_head_opens_a_team_member_but_not_others_and_cannot_adjust(

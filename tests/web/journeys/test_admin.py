@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.journeys.conftest import Login, Site
+from tests.support.journeys import Login, Site
 
 WORDS = {
     "zh_CN": {

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.journeys.conftest import Login, Site, Visit
+from tests.support.journeys import Login, Site, Visit
 
 
 def export(hr: Visit, link: str) -> str:

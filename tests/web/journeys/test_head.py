@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.journeys.conftest import Login, Site
+from tests.support.journeys import Login, Site
 
 LEAVE = "带薪休假半天"
 PILOT_TEAM = "客户服务部"

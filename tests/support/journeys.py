@@ -24,14 +24,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from points.demo.build import build_demo
 from sqlmodel import col, select
 
 from points.db import Database
+from points.devtools.demo.build import build_demo
 from points.ledger.models import Account, AccountKind
 from points.org import service as org
 from points.org.models import Employee, RoleAssignment
-from tests.conftest import IN_CI, make_settings
+from tests.support.services import IN_CI, make_settings
 from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,7 +14,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from points.i18n import catalog_path
-from tests.journeys.conftest import Login, Site, Visit
+from tests.support.journeys import Login, Site, Visit
 
 # Links that do something rather than show a page, or leave the product.
 NOT_PAGES = re.compile(r"^/(lang|logout|login/wecom)|\.csv(\?|$)|/picture$")

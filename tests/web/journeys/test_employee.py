@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.journeys.conftest import ROOT, Login, Site, Visit
+from tests.support.journeys import ROOT, Login, Site, Visit
 
 RULE_IDS = re.findall(
     r"^- id: (\S+)", (ROOT / "rules" / "default_rules.yaml").read_text("utf-8"), re.M
