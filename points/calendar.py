@@ -19,6 +19,7 @@ import re
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+from points.bounds import FIRST_DAY, LAST_DAY
 from points.errors import InvalidInput
 from points.i18n import _
 
@@ -143,6 +144,8 @@ def _first_day(period: Period, key: str) -> date | None:
     if period == Period.all:
         return EPOCH
     parts = [int(p) for p in match.groups()]
+    if not FIRST_DAY.year <= parts[0] <= LAST_DAY.year:
+        return None  # 9999-12: a typo, and date arithmetic breaks at the edges
     try:
         if period == Period.day:
             return date(parts[0], parts[1], parts[2])

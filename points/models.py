@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from points.adjustments.models import PendingAdjustment
 from points.appeals.models import Appeal
 from points.audit.models import AuditEntry
 from points.auth.models import ApiToken
@@ -58,6 +59,7 @@ __all__ = [
     "LedgerTransaction",
     "Level",
     "Notification",
+    "PendingAdjustment",
     "PeriodScore",
     "Pilot",
     "QuarantinedRecord",

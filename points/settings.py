@@ -57,6 +57,34 @@ class Settings(BaseSettings):
     SCHEDULER: bool = Field(
         True, description="without Redis, `points serve` runs the periodic jobs itself"
     )
+    MAX_BODY_BYTES: int = Field(
+        1_048_576, ge=1024, description="largest request body; larger is refused with 413"
+    )
+    SESSION_IDLE_MINUTES: int = Field(
+        480, ge=5, description="a login session ends after this long without a request"
+    )
+    SESSION_MAX_HOURS: int = Field(
+        168, ge=1, description="a login session ends this long after logging in, however used"
+    )
+    RATE_LIMIT_WINDOW_SECONDS: int = Field(
+        300, ge=10, description="the window the failure limits below count in, per client"
+    )
+    LOGIN_FAILURE_LIMIT: int = Field(
+        10, ge=1, description="failed logins per client and window before 429"
+    )
+    TOKEN_FAILURE_LIMIT: int = Field(
+        30, ge=1, description="rejected API tokens per client and window before 429"
+    )
+    CALLBACK_FAILURE_LIMIT: int = Field(
+        60, ge=1, description="WeCom callbacks with a bad signature per client and window"
+    )
+    ADJUSTMENT_REVIEW_ABOVE: int = Field(
+        500, ge=0, description="adjustments larger than this need a second HR/admin person"
+    )
+    METRICS_TOKEN: str = Field("", description="bearer token that may read /metrics")
+    METRICS_ALLOW: str = Field(
+        "127.0.0.1,::1", description="addresses/networks that may read /metrics (comma separated)"
+    )
     WECOM_ENABLED: bool = Field(False, description="turn the WeCom integration on")
     WECOM_CORP_ID: str = Field("", description="企业ID (CorpID)")
     WECOM_AGENT_ID: str = Field("", description="the self-built app's AgentId")

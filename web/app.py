@@ -25,7 +25,9 @@ from points.settings import Settings, get_settings
 from points.wecom.config import intake_database
 from points.wiring import load_jobs
 from web.errors import domain_error, http_error, server_error
+from web.guards import RequestGuard, SecurityHeaders
 from web.metrics import Metrics, MetricsMiddleware
+from web.ratelimit import FailureLimiter
 from web.routes import routes
 from web.routes.wecom import callback_route
 from web.templating import make_templates
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, run_schedule: bool = False) 
         intake_db = intake_database(settings)
         app.state.intake_db = intake_db or db
         app.state.queue = make_queue(settings, db, background=True)
+        app.state.limiter = FailureLimiter(settings, db)
         stop = asyncio.Event()
         schedule = None
         if run_schedule and settings.SCHEDULER and not settings.REDIS_URL:
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None, *, run_schedule: bool = False) 
             stop.set()
             if schedule is not None:
                 await schedule
+            await app.state.limiter.close()
             await app.state.queue.close()
             if intake_db is not None:
                 await intake_db.dispose()
@@ -119,16 +123,20 @@ def create_app(settings: Settings | None = None, *, run_schedule: bool = False) 
         routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[
             Middleware(MetricsMiddleware),
+            Middleware(SecurityHeaders, hsts=settings.ENV == "prod"),
             Middleware(WeComCallbackLane, route=callback_route),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.SECRET_KEY,
                 session_cookie="points_session",
-                max_age=14 * 24 * 3600,
+                # The cookie may outlive its session: the session's own lifetimes
+                # (idle, absolute, epoch) are checked server-side on every request.
+                max_age=settings.SESSION_MAX_HOURS * 3600,
                 same_site="lax",
                 https_only=settings.ENV == "prod",
             ),
             Middleware(LocaleMiddleware, default=settings.DEFAULT_LOCALE),
+            Middleware(RequestGuard, max_body_bytes=settings.MAX_BODY_BYTES),
         ],
         exception_handlers={
             DomainError: domain_error,

@@ -45,7 +45,11 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return error_response(request, exc.status_code, exc.code, exc.message)
+    response = error_response(request, exc.status_code, exc.code, exc.message)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}

@@ -22,6 +22,7 @@ MESSAGES = {
     "token_revoked": N_("Token revoked: it no longer opens the API."),
     "adjusted": N_("Adjustment saved; the person sees it with your reason."),
     "repeat": N_("This adjustment was already saved."),
+    "pending": N_("This adjustment is large: it waits for a second HR or admin person."),
     "levels_saved": N_("Levels saved: everyone's level follows the new ladder."),
     "goal_pinned": N_("Pinned: your home page shows how close you are."),
     "goal_unpinned": N_("Goal unpinned."),

@@ -6,6 +6,7 @@ from datetime import date
 
 from starlette.requests import Request
 
+from points.bounds import check_day, check_int
 from points.calendar import day_start as day_start  # routes turn form dates into windows
 from points.errors import InvalidInput
 from points.i18n import _
@@ -18,7 +19,7 @@ def int_param(request: Request, name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        return check_int(int(raw), name)
     except ValueError:
         raise InvalidInput(_("{name} must be a whole number").format(name=name)) from None
 
@@ -36,6 +37,6 @@ def date_param(request: Request, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        return check_day(date.fromisoformat(raw), name)
     except ValueError:
         raise InvalidInput(_("{name} must be a date like 2026-11-24").format(name=name)) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,6 +16,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from points.db import utcnow
+from points.errors import Forbidden
+from points.i18n import _
+from points.settings import Settings
 from points.wecom.connectors import ConnectorHealth, connector_health
 
 
@@ -120,7 +125,31 @@ def _route_template(scope: Scope) -> str:
     return "unmatched"
 
 
+def may_read_metrics(request: Request, settings: Settings) -> bool:
+    """Prometheus with ``POINTS_METRICS_TOKEN`` as bearer, or from ``POINTS_METRICS_ALLOW``."""
+    if settings.METRICS_TOKEN:
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if sent and hmac.compare_digest(sent.encode(), settings.METRICS_TOKEN.encode()):
+            return True
+    client = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    for entry in settings.METRICS_ALLOW.split(","):
+        entry = entry.strip()
+        if entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    if not may_read_metrics(request, request.app.state.settings):
+        raise Forbidden(_("Metrics are only for the monitoring system."), code="forbidden")
     metrics: Metrics = request.app.state.metrics
     if request.app.state.settings.WECOM_ENABLED:
         now = utcnow()

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from points.auth.permissions import Permission, Principal
-from points.auth.service import principal_for_token, principal_for_userid
+from points.auth.service import principal_for_employee, principal_for_token
 from points.errors import Forbidden, Unauthorized
 from points.i18n import N_, _
 from points.jobs import JobQueue
+from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
+from web.ratelimit import FailureLimiter
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -92,15 +96,47 @@ async def check_csrf(request: Request) -> None:
         )
 
 
+# The last-seen time in the cookie moves at most this often (seconds), so a burst of
+# requests does not re-sign the cookie every time for nothing.
+_SEEN_EVERY = 60
+
+
+def start_session(request: Request, employee: Employee) -> None:
+    """Log this person in: a fresh cookie session bound to their current epoch."""
+    now = int(time.time())
+    request.session.clear()
+    request.session.update(
+        userid=employee.userid, epoch=employee.session_epoch, started=now, seen=now
+    )
+
+
 async def session_principal(request: Request, session: AsyncSession) -> Principal | None:
-    userid = request.session.get("userid")
+    """Who the cookie speaks for, if its session is still alive.
+
+    A session ends when its person logs out anywhere, changes role or leaves (the
+    epoch moved on), after ``SESSION_IDLE_MINUTES`` without a request, and
+    ``SESSION_MAX_HOURS`` after logging in. An ended session is cleared.
+    """
+    data = request.session
+    userid = data.get("userid")
     if not userid:
         return None
-    principal = await principal_for_userid(session, str(userid))
-    if principal is None:
-        # The person left or was removed since logging in: end the session.
-        request.session.pop("userid", None)
-    return principal
+    settings: Settings = request.app.state.settings
+    employee = (await session.exec(select(Employee).where(Employee.userid == str(userid)))).first()
+    now = int(time.time())
+    started, seen = int(data.get("started") or 0), int(data.get("seen") or 0)
+    if (
+        employee is None
+        or employee.status != EmployeeStatus.active
+        or data.get("epoch") != employee.session_epoch
+        or now - started > settings.SESSION_MAX_HOURS * 3600
+        or now - seen > settings.SESSION_IDLE_MINUTES * 60
+    ):
+        data.clear()
+        return None
+    if now - seen >= _SEEN_EVERY:
+        data["seen"] = now
+    return await principal_for_employee(session, employee)
 
 
 def page(permission: Permission | None = Permission.view_own) -> Callable[[Handler], Endpoint]:
@@ -135,10 +171,19 @@ def api(permission: Permission) -> Callable[[Handler], Endpoint]:
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized(_("Send Authorization: Bearer <token>"), code="no_token")
             async with request.app.state.db.session() as session:
-                principal = await principal_for_token(session, token.strip())
+                try:
+                    principal = await principal_for_token(session, token.strip())
+                except Unauthorized:
+                    # Only refusals are counted, so good tokens never wait on the limiter.
+                    limiter: FailureLimiter = request.app.state.limiter
+                    await limiter.check("token", client_ip(request))
+                    await limiter.failed("token", client_ip(request))
+                    raise
                 await session.commit()  # last_used_at
                 request.state.principal = principal
                 principal.require(permission)
+                if principal.read_only and request.method not in SAFE_METHODS:
+                    raise Forbidden(_("This token may only read."), code="read_only")
                 return await handler(Ctx(request, session, principal))
 
         return endpoint
@@ -220,6 +265,12 @@ ADMIN_LINKS: tuple[AdminLink, ...] = (
         "/fulfilment",
         Permission.fulfil_redemptions,
         N_("Reward catalogue, redemptions to fulfil, voucher codes, spend"),
+    ),
+    AdminLink(
+        N_("Adjustments"),
+        "/adjustments",
+        Permission.adjust_points,
+        N_("Large adjustments waiting for a second HR or admin person"),
     ),
     AdminLink(
         N_("Event intake"),

@@ -24,3 +24,5 @@ class ApiToken(SQLModel, table=True):
     created_by: str = Field(default="cli", max_length=64)
     last_used_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    # Office screens and integrations that only read: every write is refused.
+    read_only: bool = False

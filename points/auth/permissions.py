@@ -77,6 +77,7 @@ class Principal:
     # Departments whose subtree this person runs as head.
     head_of: frozenset[int] = field(default_factory=frozenset)
     via: str = "session"  # session | token:NAME
+    read_only: bool = False  # a read-only token: every write is refused
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -48,7 +48,13 @@ async def principal_for_userid(session: AsyncSession, userid: str) -> Principal 
 
 
 async def create_token(
-    session: AsyncSession, *, name: str, role: Role, userid: str | None, created_by: str = "cli"
+    session: AsyncSession,
+    *,
+    name: str,
+    role: Role,
+    userid: str | None,
+    created_by: str = "cli",
+    read_only: bool = False,
 ) -> str:
     """Create a bearer token and return it; only its hash is kept."""
     name = name.strip()
@@ -71,6 +77,7 @@ async def create_token(
             token_hash=hash_token(token),
             prefix=token[:10],
             created_by=created_by,
+            read_only=read_only,
         )
     )
     await record(
@@ -78,7 +85,7 @@ async def create_token(
         actor=created_by,
         action="token.create",
         target=name,
-        details={"role": role.value, "user": userid},
+        details={"role": role.value, "user": userid, "read_only": read_only},
     )
     return token
 
@@ -94,25 +101,29 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal:
         raise Unauthorized("unknown or revoked API token", code="bad_token")
     row.last_used_at = utcnow()
     session.add(row)
+    # A token acts with exactly its role: never with the roles its person holds besides.
+    roles = frozenset({Role.employee, row.role})
     if row.employee_id is not None:
         employee = await session.get(Employee, row.employee_id)
         if employee is None or employee.status != EmployeeStatus.active:
             raise Unauthorized("the token's person has left", code="bad_token")
         base = await principal_for_employee(session, employee)
-        roles = base.roles | {row.role}
         return Principal(
             userid=base.userid,
             name=base.name,
             roles=roles,
             employee_id=base.employee_id,
-            head_of=base.head_of,
+            # A head token looks into the departments its person runs, nothing more.
+            head_of=base.head_of if row.role == Role.head else frozenset(),
             via=f"token:{row.name}",
+            read_only=row.read_only,
         )
     return Principal(
         userid=f"token:{row.name}",
         name=row.name,
-        roles=frozenset({Role.employee, row.role}),
+        roles=roles,
         via=f"token:{row.name}",
+        read_only=row.read_only,
     )
 
 

@@ -55,7 +55,7 @@ async def resolve_scope(session: AsyncSession, value: str | None) -> Scope:
     if not value or value == "company":
         return Scope()
     kind, _sep, raw = value.partition(":")
-    if kind != "department" or not raw.isdigit():
+    if kind != "department" or not raw.isdigit() or len(raw) > 9:
         raise InvalidInput(_("scope must be company or department:{id}"))
     department = await session.get(Department, int(raw))
     if department is None:

@@ -68,6 +68,9 @@ def demo(employees: int, days: int, seed: int, no_serve: bool, host: str, port: 
     from points.devtools.demo.build import build_demo
 
     settings = _settings()
+    if settings.ENV == "prod":
+        # The demo seeds an admin anyone can pick on the login page.
+        raise click.ClickException("points demo refuses to run with POINTS_ENV=prod")
     summary = _run(lambda: build_demo(settings, employees=employees, days=days, seed=seed))
     click.echo(summary)
     if not no_serve:
@@ -135,7 +138,8 @@ def token() -> None:
     "--role", required=True, type=click.Choice(["employee", "head", "hr", "finance", "admin"])
 )
 @click.option("--user", "userid", default=None, help="the person an employee/head token acts as")
-def token_create(name: str, role: str, userid: str | None) -> None:
+@click.option("--read-only", is_flag=True, help="only reads: every write is refused (403)")
+def token_create(name: str, role: str, userid: str | None, read_only: bool) -> None:
     """Create a token; it is printed once, as the last line."""
     from points.auth.service import create_token
     from points.db import Database
@@ -148,7 +152,9 @@ def token_create(name: str, role: str, userid: str | None) -> None:
         db = Database(settings)
         try:
             async with db.session() as session:
-                value = await create_token(session, name=name, role=Role(role), userid=userid)
+                value = await create_token(
+                    session, name=name, role=Role(role), userid=userid, read_only=read_only
+                )
                 await session.commit()
                 return value
         finally:
@@ -158,7 +164,8 @@ def token_create(name: str, role: str, userid: str | None) -> None:
         value = _run(create)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"token {name!r} ({role}) created; it will not be shown again:")
+    kind = f"{role}, read-only" if read_only else role
+    click.echo(f"token {name!r} ({kind}) created; it will not be shown again:")
     click.echo(value)
 
 

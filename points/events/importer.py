@@ -84,7 +84,12 @@ async def import_file(
         if not batch:
             return
         async with db.session() as session:
-            results = await ingest_payloads(session, source, [item for _n, item in batch])
+            results = await ingest_payloads(
+                session,
+                source,
+                [item for _n, item in batch],
+                submitted_by=f"import:{path.name}"[:96],
+            )
             await commit(session, queue)
         for (number, _item), result in zip(batch, results, strict=True):
             status = result["status"]

@@ -45,6 +45,9 @@ class ActivityEvent(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=2000)
     scored_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    # Who handed it in through the API or an import (token:NAME, a userid, import:FILE);
+    # None for WeCom, which speaks for itself.
+    submitted_by: str | None = Field(default=None, max_length=96)
 
 
 class EventConflict(SQLModel, table=True):

@@ -7,11 +7,13 @@ this shape; intake stores it once per ``(source, external_id)``.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
@@ -38,4 +40,10 @@ class EventIn(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("occurred_at needs a timezone, e.g. 2026-11-24T09:30:00+08:00")
+        # A typo such as 9999-12-31 would otherwise be stored and break scoring later;
+        # a day of slack allows for clocks that run a little fast.
+        if value < EARLIEST_EVENT:
+            raise ValueError("occurred_at is before 2000")
+        if value > datetime.now(UTC) + FUTURE_SLACK:
+            raise ValueError("occurred_at is more than a day in the future")
         return value

@@ -22,6 +22,7 @@ from points.db import insert_for, is_postgres, utcnow
 from points.errors import InvalidInput
 from points.events.models import ActivityEvent, EventConflict, EventStatus
 from points.events.schemas import EventIn
+from points.i18n import _
 from points.jobs import enqueue_after_commit
 from points.org.models import Employee
 from points.pg import driver
@@ -63,9 +64,16 @@ def payload_hash(event: EventIn) -> str:
 
 
 async def ingest(
-    session: AsyncSession, source: str, events: Sequence[EventIn]
+    session: AsyncSession,
+    source: str,
+    events: Sequence[EventIn],
+    *,
+    submitted_by: str | None = None,
 ) -> list[IntakeResult]:
-    """Store the events (in the caller's transaction) and schedule scoring after commit."""
+    """Store the events (in the caller's transaction) and schedule scoring after commit.
+
+    ``submitted_by`` names who handed them in (a token, a person, an import file).
+    """
     if len(events) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} events per batch")
     if not events:
@@ -97,6 +105,7 @@ async def ingest(
                 "attributes": event.attributes,
                 "payload_hash": digest,
                 "status": (EventStatus.pending if employee_id else EventStatus.unmatched).value,
+                "submitted_by": submitted_by,
             }
         )
     created = await _insert_new(session, rows)
@@ -162,8 +171,8 @@ async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> dict
 _INSERT_BATCH_SQL = """
 INSERT INTO activity_event (
     source, external_id, type, actor, employee_id, occurred_at, attributes, payload_hash,
-    status, received_at, attempts)
-SELECT *, $10::timestamptz, 0 FROM unnest(
+    status, received_at, attempts, submitted_by)
+SELECT *, $10::timestamptz, 0, $11::varchar FROM unnest(
     $1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::int[], $6::timestamptz[],
     $7::json[], $8::varchar[], $9::varchar[])
 ON CONFLICT (source, external_id) DO NOTHING
@@ -178,7 +187,8 @@ async def _insert_new_postgres(session: AsyncSession, rows: list[dict[str, Any]]
     arrays.append([r["payload_hash"] for r in rows])
     arrays.append([r["status"] for r in rows])
     connection = await driver(session)
-    found = await connection.fetch(_INSERT_BATCH_SQL, *arrays, utcnow())
+    submitted_by = rows[0]["submitted_by"] if rows else None  # one batch, one submitter
+    found = await connection.fetch(_INSERT_BATCH_SQL, *arrays, utcnow(), submitted_by)
     return {record["external_id"]: record["id"] for record in found}
 
 
@@ -248,33 +258,61 @@ async def conflicts(session: AsyncSession, limit: int = 100) -> Sequence[Any]:
 
 
 async def ingest_payloads(
-    session: AsyncSession, source: str, items: Sequence[Any]
+    session: AsyncSession,
+    source: str,
+    items: Sequence[Any],
+    *,
+    submitted_by: str | None = None,
+    submitter_userid: str | None = None,
 ) -> list[dict[str, Any]]:
     """Validate raw payloads one by one, store the good ones, report each.
 
     The result for an item is ``created``, ``duplicate``, ``conflict``, or ``invalid``
-    with the reason, in the order the items came.
+    with the reason, in the order the items came. An event about the person who
+    submits it (``submitter_userid``) is refused: nobody awards themselves points.
     """
     if not source or len(source) > 32 or not source.replace("_", "").isalnum():
         raise InvalidInput("source must be a short word like api, import or wecom")
     valid: list[tuple[int, EventIn]] = []
     results: list[dict[str, Any]] = [{} for _item in items]
     for index, item in enumerate(items):
+        external_id = item.get("external_id") if isinstance(item, dict) else None
         try:
-            valid.append((index, EventIn.model_validate(item)))
+            event = EventIn.model_validate(item)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "event"
-            external_id = item.get("external_id") if isinstance(item, dict) else None
             results[index] = {
-                "external_id": external_id,
+                "external_id": external_id if isinstance(external_id, str) else None,
                 "status": "invalid",
                 "error": f"{where}: {first['msg']}",
             }
-    stored = await ingest(session, source, [event for _i, event in valid])
+            continue
+        if submitter_userid is not None and event.actor == submitter_userid:
+            results[index] = {
+                "external_id": event.external_id,
+                "status": "invalid",
+                "error": "actor: " + _("You cannot post events about yourself."),
+            }
+            continue
+        valid.append((index, event))
+    stored = await ingest(
+        session, source, [event for _i, event in valid], submitted_by=submitted_by
+    )
     for (index, _event), result in zip(valid, stored, strict=True):
         results[index] = result.to_dict()
     return results
+
+
+async def recent_submissions(session: AsyncSession, limit: int = 50) -> Sequence[ActivityEvent]:
+    """The latest events handed in through the API or an import, with who submitted them."""
+    rows = await session.exec(
+        select(ActivityEvent)
+        .where(col(ActivityEvent.submitted_by).is_not(None))
+        .order_by(col(ActivityEvent.id).desc())
+        .limit(limit)
+    )
+    return rows.all()
 
 
 async def parked(session: AsyncSession, limit: int = 100) -> Sequence[ActivityEvent]:

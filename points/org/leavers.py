@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
 from points.org.models import EmployeeStatus
-from points.org.service import get_employee
+from points.org.service import end_sessions, get_employee
 from points.settings import Settings
 
 #: ``(session, settings, employee_id, reason) -> how many were released``
@@ -40,6 +40,7 @@ async def mark_left(
     assert employee.id is not None
     employee.status = EmployeeStatus.left
     employee.left_on = left_on or date.today()
+    end_sessions(employee)
     session.add(employee)
     released = await release_holds(session, settings, employee.id, reason)
     await record(

@@ -46,6 +46,9 @@ class Employee(SQLModel, table=True):
     board_opt_out: bool = False
     locale: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    # Every login session carries the epoch it began in; raising it (logout, a role
+    # change, leaving) ends all of this person's sessions at once, server-side.
+    session_epoch: int = 0
 
 
 class FormerDepartment(SQLModel, table=True):

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.service import record
 from points.db import utcnow
 from points.errors import InvalidInput, NotFound
+from points.i18n import _
 from points.org.models import (
     Department,
     Employee,
@@ -136,11 +137,26 @@ async def _remember_move(session: AsyncSession, employee: Employee, at: datetime
     )
 
 
+def end_sessions(employee: Employee) -> None:
+    """End every login session of this person (logout, a role change, leaving).
+
+    Sessions carry the epoch they began in; a cookie from an earlier epoch is refused,
+    so a copied or replayed cookie stops working everywhere at once.
+    """
+    employee.session_epoch += 1
+
+
 async def get_employee(session: AsyncSession, userid: str) -> Employee:
     employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
     if employee is None:
         raise NotFound(f"没有这个员工: {userid}")
     return employee
+
+
+async def find_active_employee(session: AsyncSession, userid: str) -> Employee | None:
+    """The person with this userid if they still work here, else None."""
+    employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+    return employee if employee is not None and employee.status == EmployeeStatus.active else None
 
 
 async def search_employees(
@@ -178,6 +194,8 @@ async def grant_role(
         raise InvalidInput("a department head needs a department")
     if role != Role.head:
         department_id = None
+    if department_id is not None and await session.get(Department, department_id) is None:
+        raise NotFound(_("No such department."))
     employee = await get_employee(session, userid)
     existing = (
         await session.exec(
@@ -195,6 +213,7 @@ async def grant_role(
         employee_id=employee.id, role=role, department_id=department_id, granted_by=granted_by
     )
     session.add(assignment)
+    end_sessions(employee)
     await record(
         session,
         actor=granted_by,
@@ -227,6 +246,7 @@ async def revoke_role(
     for row in rows:
         await session.delete(row)
     if rows:
+        end_sessions(employee)
         await record(
             session,
             actor=revoked_by,

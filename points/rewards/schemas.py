@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from points.bounds import FIRST_DAY, INT_MAX, LAST_DAY
 from points.calendar import Period
 from points.rewards.models import LIMIT_PERIODS, Approver, Fulfilment, Redemption, Reward
+
+# Ids and counts fit the integer columns they are stored in.
+Id = Annotated[int, Field(ge=1, le=INT_MAX)]
 
 
 class RewardCreate(BaseModel):
     """A reward as HR writes it; the same fields edit an existing one."""
+
+    # A misspelt field is an error, not silently dropped.
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
     name_en: str = Field("", max_length=64)
@@ -19,11 +27,11 @@ class RewardCreate(BaseModel):
     description_en: str = Field("", max_length=2000)
     icon: str = Field("🎁", max_length=16)
     price: int = Field(gt=0, le=1_000_000)
-    stock: int | None = Field(None, ge=0)
-    low_stock_at: int = Field(5, ge=0)
-    limit_count: int | None = Field(None, ge=1)
+    stock: int | None = Field(None, ge=0, le=INT_MAX)
+    low_stock_at: int = Field(5, ge=0, le=INT_MAX)
+    limit_count: int | None = Field(None, ge=1, le=10_000)
     limit_period: Period | None = None
-    audience: list[int] = Field(default_factory=list)
+    audience: list[Id] = Field(default_factory=list, max_length=500)
     available_from: datetime | None = None
     available_until: datetime | None = None
     fulfilment: Fulfilment = Fulfilment.manual
@@ -31,7 +39,7 @@ class RewardCreate(BaseModel):
     approver: Approver = Approver.none
     expire_after_days: int = Field(14, ge=1, le=365)
     active: bool = True
-    sort_order: int = 0
+    sort_order: int = Field(0, ge=-INT_MAX, le=INT_MAX)
 
     @field_validator("limit_period")
     @classmethod
@@ -45,6 +53,8 @@ class RewardCreate(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give a time zone, e.g. 2026-12-01T00:00:00+08:00")
+        if value is not None and not FIRST_DAY <= value.date() <= LAST_DAY:
+            raise ValueError(f"give a date between {FIRST_DAY} and {LAST_DAY}")
         return value
 
     @model_validator(mode="after")
@@ -107,11 +117,15 @@ class RewardPublic(BaseModel):
 
 
 class RedemptionIn(BaseModel):
-    reward_id: int
+    model_config = ConfigDict(extra="forbid")
+
+    reward_id: Id
     employee: str | None = Field(None, max_length=64, description="HR/admin only: on behalf of")
 
 
 class DeclineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -31,18 +31,70 @@ async def score_events_job(ctx: JobContext, *, event_ids: Sequence[int]) -> dict
     for start in range(0, len(event_ids), BATCH):
         chunk = list(event_ids[start : start + BATCH])
         try:
-            if ctx.db.is_sqlite:
-                async with _sqlite_turns:
-                    summary = await _score_chunk(ctx, chunk)
-            else:
-                summary = await _score_chunk(ctx, chunk)
+            summary = await _score_in_turn(ctx, chunk)
         except Exception as exc:
-            await _count_failure(ctx, chunk, exc)
-            raise
+            if len(chunk) == 1:
+                await _count_failure(ctx, chunk, exc)
+                raise
+            summary = await _score_one_by_one(ctx, chunk, exc)
         total.events += summary.events
         total.awards += summary.awards
         total.points += summary.points
     return {"events": total.events, "awards": total.awards, "points": total.points}
+
+
+async def _score_in_turn(ctx: JobContext, event_ids: list[int]) -> ScoringSummary:
+    if ctx.db.is_sqlite:
+        async with _sqlite_turns:
+            return await _score_chunk(ctx, event_ids)
+    return await _score_chunk(ctx, event_ids)
+
+
+async def _score_one_by_one(
+    ctx: JobContext, event_ids: list[int], batch_error: Exception
+) -> ScoringSummary:
+    """A batch failed: score its events singly, so one poison event cannot hold back the rest.
+
+    Events that fail alone while others succeed are poison (bad data, not a bad moment):
+    they are parked at once with their error, for an admin to look at and retry. When
+    every event fails the cause is the moment (the database went away): the attempts
+    are counted and the job raises, to be retried as a whole.
+    """
+    total = ScoringSummary()
+    failed: list[tuple[int, Exception]] = []
+    for event_id in event_ids:
+        try:
+            summary = await _score_in_turn(ctx, [event_id])
+        except Exception as single_error:
+            failed.append((event_id, single_error))
+            continue
+        total.events += summary.events
+        total.awards += summary.awards
+        total.points += summary.points
+    if len(failed) == len(event_ids):
+        await _count_failure(ctx, event_ids, batch_error)
+        raise batch_error
+    for event_id, error in failed:
+        await _park(ctx, event_id, error)
+    return total
+
+
+async def _park(ctx: JobContext, event_id: int, exc: Exception) -> None:
+    log.warning("event %d parked: %r", event_id, exc)
+    async with ctx.db.session() as session:
+        await session.exec(
+            update(ActivityEvent)
+            .where(
+                col(ActivityEvent.id) == event_id,
+                col(ActivityEvent.status) == EventStatus.pending,
+            )
+            .values(
+                status=EventStatus.parked.value,
+                attempts=ActivityEvent.attempts + 1,
+                last_error=repr(exc)[:2000],
+            )
+        )
+        await session.commit()
 
 
 async def _score_chunk(ctx: JobContext, event_ids: list[int]) -> ScoringSummary:

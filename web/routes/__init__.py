@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from web.routes import (
+    adjustments,
     admin,
     api,
     appeals,
@@ -30,6 +31,7 @@ routes: list[BaseRoute] = [
     *points_pages.routes,
     *org.routes,
     *admin.routes,
+    *adjustments.routes,
     *api.routes,
     *rewards.routes,
     *rewards_api.routes,

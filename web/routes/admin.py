@@ -11,6 +11,7 @@ from points.audit import service as audit
 from points.audit.service import record
 from points.auth.permissions import Permission
 from points.auth.service import create_token, list_tokens, revoke_token
+from points.bounds import check_int
 from points.errors import InvalidInput
 from points.events import service as intake
 from points.i18n import _
@@ -77,7 +78,11 @@ async def roles(ctx: Ctx) -> Response:
             )
             await ctx.session.commit()
             return RedirectResponse("/admin/roles?done=revoked", status_code=303)
-        department_id = int(typed["department_id"]) if typed["department_id"].isdigit() else None
+        department_id = (
+            check_int(int(typed["department_id"]), "department_id")
+            if typed["department_id"].isdigit()
+            else None
+        )
         problems = await _grant_problems(ctx, typed["userid"], role, department_id)
         if not problems:
             await org.grant_role(
@@ -140,7 +145,11 @@ async def events(ctx: Ctx) -> Response:
     request = ctx.request
     if request.method == "POST":
         form = await request.form()
-        ids = [int(v) for v in form.getlist("event_id") if isinstance(v, str) and v.isdigit()]
+        ids = [
+            int(v)
+            for v in form.getlist("event_id")
+            if isinstance(v, str) and v.isdigit() and len(v) <= 9
+        ]
         job_ctx = JobContext(ctx.settings, request.app.state.db, ctx.queue)
         retried = await retry_parked(job_ctx, ids)
         await record(
@@ -156,6 +165,7 @@ async def events(ctx: Ctx) -> Response:
         request,
         "admin/events.html",
         counts=await intake.status_counts(ctx.session),
+        submissions=await intake.recent_submissions(ctx.session),
         parked=await intake.parked(ctx.session),
         conflicts=await intake.conflicts(ctx.session),
         quarantine=await wecom_connectors.quarantined(ctx.session),
@@ -173,7 +183,7 @@ async def tokens(ctx: Ctx) -> Response:
         form = await request.form()
         if form.get("action") == "revoke":
             raw_id = str(form.get("token_id", ""))
-            if not raw_id.isdigit():
+            if not raw_id.isdigit() or len(raw_id) > 9:
                 raise InvalidInput(_("Choose a token."))
             await revoke_token(ctx.session, token_id=int(raw_id), revoked_by=ctx.principal.userid)
             await ctx.session.commit()
@@ -193,7 +203,12 @@ async def tokens(ctx: Ctx) -> Response:
             problems["userid"] = _("Pick a person from the list.")
         if not problems:
             created = await create_token(
-                ctx.session, name=name, role=role, userid=userid, created_by=ctx.principal.userid
+                ctx.session,
+                name=name,
+                role=role,
+                userid=userid,
+                created_by=ctx.principal.userid,
+                read_only=form.get("read_only") == "1",
             )
             await ctx.session.commit()
     return render(

@@ -113,13 +113,20 @@ async def post_events(ctx: Ctx) -> Response:
     if not items or len(items) > MAX_BATCH:
         raise InvalidInput(_("Send between 1 and 1000 events."))
     source = ctx.request.query_params.get("source", "api")
-    results = await ingest_payloads(ctx.session, source, items)
+    principal = ctx.principal
+    results = await ingest_payloads(
+        ctx.session,
+        source,
+        items,
+        submitted_by=principal.audit_name,
+        submitter_userid=principal.userid if principal.employee_id is not None else None,
+    )
     counts: dict[str, int] = {}
     for result in results:
         counts[str(result["status"])] = counts.get(str(result["status"]), 0) + 1
     await record(
         ctx.session,
-        actor=ctx.principal.audit_name,
+        actor=principal.audit_name,
         action="events.post",
         target=source,
         details={"events": len(items), **counts},

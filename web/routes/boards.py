@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from urllib.parse import urlencode
@@ -22,6 +20,7 @@ from points.boards.jobs import FREEZE_JOB
 from points.boards.standing import standing
 from points.boards.windows import BOARD_PERIODS
 from points.calendar import key_at, previous_key, recent_keys
+from points.csv_export import csv_text
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
@@ -44,12 +43,9 @@ CHOOSER = {Period.week: 12, Period.month: 12, Period.quarter: 8, Period.year: 5,
 
 
 def csv_response(rows: list[list[str]], filename: str) -> Response:
-    """CSV in UTF-8 with a BOM, so Excel opens Chinese text correctly."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    csv.writer(buffer).writerows(rows)
+    """CSV in UTF-8 with a BOM, so Excel opens Chinese text correctly; formulas made inert."""
     return Response(
-        buffer.getvalue(),
+        csv_text(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from points.audit.service import record
-from points.auth.service import principal_for_userid
+from points.auth.service import principal_for_employee
 from points.errors import Forbidden, InvalidInput
 from points.i18n import _, normalize_locale
 from points.org import service as org
-from web.security import Ctx, page
+from web.ratelimit import FailureLimiter
+from web.redirects import safe_next
+from web.security import Ctx, page, start_session
 from web.templating import render
-
-
-def safe_next(value: str | None) -> str:
-    """Only same-site paths, so a login link cannot bounce people elsewhere."""
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    parts = urlsplit(value)
-    return "/" if parts.scheme or parts.netloc else value
 
 
 @page(permission=None)
@@ -32,13 +24,16 @@ async def login(ctx: Ctx) -> Response:
     if request.method == "POST":
         if not settings.DEV_LOGIN:
             raise Forbidden(_("Log in with WeCom."), code="dev_login_off")
+        limiter: FailureLimiter = request.app.state.limiter
+        await limiter.check("login", ctx.client_ip)
         form = await request.form()
         userid = str(form.get("userid", "")).strip()
-        principal = await principal_for_userid(ctx.session, userid) if userid else None
-        if principal is None:
+        employee = await org.find_active_employee(ctx.session, userid) if userid else None
+        if employee is None:
+            await limiter.failed("login", ctx.client_ip)
             raise InvalidInput(_("No active employee with this userid."), code="unknown_user")
-        request.session.clear()
-        request.session["userid"] = principal.userid
+        principal = await principal_for_employee(ctx.session, employee)
+        start_session(request, employee)
         await record(
             ctx.session,
             actor=principal.userid,
@@ -57,6 +52,18 @@ async def login(ctx: Ctx) -> Response:
 
 @page(permission=None)
 async def logout(ctx: Ctx) -> Response:
+    """Log out everywhere: every session of this person ends server-side."""
+    if ctx.principal.userid:
+        employee = await org.get_employee(ctx.session, ctx.principal.userid)
+        org.end_sessions(employee)
+        await record(
+            ctx.session,
+            actor=ctx.principal.userid,
+            action="logout",
+            ip=ctx.client_ip,
+            user_agent=ctx.user_agent,
+        )
+        await ctx.session.commit()
     ctx.request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

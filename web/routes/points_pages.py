@@ -5,18 +5,20 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from points.adjustments.service import Outcome, request_adjustment
 from points.appeals import service as appeals
 from points.auth.permissions import Permission
 from points.auth.scope import require_department
 from points.boards.personal import history, person_figures
+from points.bounds import check_int
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
-from points.ledger.adjustments import adjust
 from points.ledger.expiry_reminders import expiring
 from points.ledger.models import TransactionKind
 from points.levels import service as levels
@@ -127,13 +129,13 @@ async def person(ctx: Ctx) -> Response:
             problem = _("Points must be a non-zero whole number up to 100000.")
         else:
             try:
-                applied = await adjust(
+                result = await request_adjustment(
                     ctx.session,
                     ctx.settings,
+                    ctx.principal,
                     userid=userid,
-                    points=points,
+                    points=check_int(points, "points"),
                     reason=typed["reason"],
-                    author=ctx.principal.userid,
                     request_key=str(form.get("request_key", "")),
                     ip=ctx.client_ip,
                 )
@@ -144,8 +146,12 @@ async def person(ctx: Ctx) -> Response:
                 employee = await org.get_employee(ctx.session, userid)
             else:
                 await ctx.session.commit()
-                flash = "adjusted" if applied else "repeat"
-                return RedirectResponse(f"/people/{userid}?done={flash}", status_code=303)
+                flash = {
+                    Outcome.applied: "adjusted",
+                    Outcome.repeat: "repeat",
+                    Outcome.pending: "pending",
+                }[result.outcome]
+                return RedirectResponse(f"/people/{quote(userid)}?done={flash}", status_code=303)
     figures = await person_figures(ctx.session, ctx.settings, employee)
     response = await _history_page(
         ctx,
@@ -156,6 +162,7 @@ async def person(ctx: Ctx) -> Response:
         problem=problem,
         typed=typed,
         request_key=secrets.token_urlsafe(16),
+        review_above=ctx.settings.ADJUSTMENT_REVIEW_ABOVE,
     )
     if problem:
         response.status_code = 422

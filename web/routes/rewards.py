@@ -28,7 +28,9 @@ from points.rewards.models import (
 from points.rewards.notices import STATUS_LABELS
 from points.rewards.policy import Actor, RedemptionRefused
 from points.rewards.schemas import RewardCreate
+from points.rewards.visibility import may_see_reward
 from web.forms import date_param, day_start, int_param, page_params
+from web.redirects import safe_next
 from web.security import Ctx, page
 from web.templating import render
 
@@ -178,11 +180,13 @@ async def cancel(ctx: Ctx) -> Response:
     return RedirectResponse(f"/rewards/mine/{redemption.id}?done=cancelled", status_code=303)
 
 
-@page(None)
+@page(Permission.view_own)
 async def picture(ctx: Ctx) -> Response:
     reward = await catalogue.get_reward(ctx.session, path_id(ctx))
     if reward.picture is None or reward.picture_type is None:
         raise NotFound(_("No such reward."))
+    if not await may_see_reward(ctx.session, ctx.principal, reward):
+        raise NotFound(_("No such reward."))  # as if absent: restricted rewards stay unlisted
     return Response(
         reward.picture,
         media_type=reward.picture_type,
@@ -220,8 +224,7 @@ async def decide(ctx: Ctx) -> Response:
         reason = str(form.get("reason", ""))
         await workflow.decline(ctx.session, ctx.settings, redemption_id, reason, actor(ctx))
     await ctx.session.commit()
-    back = str(form.get("back", "/approvals"))
-    back = back if back.startswith("/") and not back.startswith("//") else "/approvals"
+    back = safe_next(str(form.get("back", "")), default="/approvals")
     done = "approved" if action == "approve" else "declined"
     return RedirectResponse(f"{back}{'&' if '?' in back else '?'}done={done}", status_code=303)
 
@@ -274,7 +277,9 @@ async def queue(ctx: Ctx) -> Response:
 @page(Permission.fulfil_redemptions)
 async def bulk_fulfil(ctx: Ctx) -> Response:
     form = await ctx.request.form()
-    ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
+    ids = [
+        int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit() and len(v) <= 9
+    ]
     if not ids:
         # Said above the list, which stays as it was.
         return RedirectResponse("/fulfilment?problem=nothing_ticked", status_code=303)

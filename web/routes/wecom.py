@@ -19,6 +19,7 @@ from points.db import utcnow
 from points.errors import Forbidden, InvalidInput, NotFound
 from points.i18n import _
 from points.jobs import commit
+from points.org import service as org_service
 from points.wecom import callback as wecom_callback
 from points.wecom import config, connectors, policy
 from points.wecom import login as wecom_login
@@ -26,8 +27,9 @@ from points.wecom.crypto import BodyTooLarge, CallbackRejected
 from points.wecom.jobs import CONNECTOR_JOBS
 from points.wecom.mapping import map_callback
 from web.metrics import Metrics
-from web.routes.pages import safe_next
-from web.security import Ctx, client_ip, page
+from web.ratelimit import FailureLimiter
+from web.redirects import safe_next
+from web.security import Ctx, client_ip, page, start_session
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _refuse(request: Request, exc: CallbackRejected) -> Response:
+async def _refuse(request: Request, exc: CallbackRejected) -> Response:
+    # A client that keeps sending forged or broken deliveries is slowed down (429).
+    limiter: FailureLimiter = request.app.state.limiter
+    await limiter.check("callback", client_ip(request))
+    await limiter.failed("callback", client_ip(request))
     metrics: Metrics = request.app.state.metrics
     metrics.callbacks_rejected.labels(exc.reason).inc()
     # The reason code only: never the query, the body or anything decrypted.
@@ -111,7 +117,7 @@ async def callback(request: Request) -> Response:
             async with request.app.state.db.session() as session:
                 await wecom_callback.record_verification(session, ok=False, reason=exc.reason)
                 await session.commit()
-            return _refuse(request, exc)
+            return await _refuse(request, exc)
         async with request.app.state.db.session() as session:
             await wecom_callback.record_verification(session, ok=True, reason=None)
             await session.commit()
@@ -120,7 +126,7 @@ async def callback(request: Request) -> Response:
         body = await _read_body(request, receiver.crypto.max_body_bytes)
         message = receiver.crypto.open_callback(signature, timestamp, nonce, body)
     except CallbackRejected as exc:
-        return _refuse(request, exc)
+        return await _refuse(request, exc)
     # The callback's own pool on PostgreSQL (config.intake_database), else app.state.db.
     async with request.app.state.intake_db.session() as session:
         outcome = map_callback(message, await receiver.policy(session))
@@ -188,8 +194,7 @@ async def oauth_callback(ctx: Ctx) -> Response:
     principal = await wecom_login.login_with_code(
         ctx.session, ctx.settings, code, ip=ctx.client_ip, user_agent=ctx.user_agent
     )
-    request.session.clear()
-    request.session["userid"] = principal.userid
+    start_session(request, await org_service.get_employee(ctx.session, principal.userid))
     await ctx.session.commit()
     return RedirectResponse(next_path, status_code=303)
 
