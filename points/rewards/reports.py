@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
+from points.csv_export import csv_text
 from points.errors import InvalidInput
 from points.i18n import _
 from points.org.models import Department
@@ -72,21 +71,17 @@ async def spend_report(
 
 def spend_csv(rows: Sequence[SpendRow], by: str) -> str:
     """The report as CSV with a UTF-8 BOM, so Excel opens the Chinese names correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "reward_id" if by == "reward" else "department_id",
-            "name",
-            "fulfilled",
-            "points_spent",
-            "pending",
-            "points_held",
-        ]
+    header = [
+        "reward_id" if by == "reward" else "department_id",
+        "name",
+        "fulfilled",
+        "points_spent",
+        "pending",
+        "points_held",
+    ]
+    return csv_text(
+        [header, *([r.key, r.name, r.fulfilled, r.spent, r.pending, r.held] for r in rows)]
     )
-    for r in rows:
-        writer.writerow([r.key, r.name, r.fulfilled, r.spent, r.pending, r.held])
-    return "\ufeff" + out.getvalue()
 
 
 async def record_export(

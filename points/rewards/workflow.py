@@ -64,7 +64,9 @@ async def owner_and_reward(
 
 async def may_approve(session: AsyncSession, principal: Principal, redemption: Redemption) -> bool:
     """HR approve rewards that name HR; heads approve rewards naming the head, for
-    people in their subtree other than themselves."""
+    people in their subtree. Nobody approves their own redemption."""
+    if principal.employee_id is not None and principal.employee_id == redemption.employee_id:
+        return False
     reward = await session.get(Reward, redemption.reward_id)
     assert reward is not None
     if reward.approver == Approver.hr:
@@ -108,6 +110,11 @@ async def approve(
     return redemption
 
 
+def _own(actor: Actor, redemption: Redemption) -> bool:
+    principal = actor.principal
+    return principal is not None and principal.employee_id == redemption.employee_id
+
+
 async def fulfil(
     session: AsyncSession, settings: Settings, redemption_id: int, actor: Actor
 ) -> Redemption:
@@ -115,6 +122,8 @@ async def fulfil(
     if actor.principal is None or not actor.principal.can(Permission.fulfil_redemptions):
         raise Forbidden(_("Only HR can fulfil redemptions."))
     redemption = await lock_redemption(session, redemption_id)
+    if _own(actor, redemption):
+        raise Forbidden(_("Nobody may fulfil their own redemption."), code="own_redemption")
     if redemption.status == RedemptionStatus.fulfilled:
         return redemption  # a second click
     if redemption.status != RedemptionStatus.awaiting_fulfilment:
@@ -131,8 +140,8 @@ async def fulfil_many(
     done = 0
     for redemption_id in sorted(set(redemption_ids)):
         redemption = await lock_redemption(session, redemption_id)
-        if redemption.status != RedemptionStatus.awaiting_fulfilment:
-            continue
+        if redemption.status != RedemptionStatus.awaiting_fulfilment or _own(actor, redemption):
+            continue  # one's own waits for a colleague
         await fulfil(session, settings, redemption_id, actor)
         done += 1
     return done
