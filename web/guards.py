@@ -74,7 +74,7 @@ def parse_json(body: bytes) -> Any:
             400, "too_deep", _("JSON may nest at most {depth} levels.").format(depth=MAX_JSON_DEPTH)
         ) from None
     except (ValueError, UnicodeDecodeError):
-        raise Refused(400, "bad_json", _("The body is not valid JSON.")) from None
+        raise Refused(422, "invalid", _("The body is not valid JSON.")) from None
     check_json(value)
     return value
 

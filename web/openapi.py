@@ -1,144 +1,286 @@
-"""The OpenAPI document for /api/v1, kept next to the routes it describes."""
+"""The OpenAPI document of /api/v1, built from the pydantic models the routes use.
+
+Each operation names its request model and its answer models by status; their JSON
+schemas go under ``components/schemas``. ``tests/web/test_openapi.py`` fails when a
+route under /api/v1 is missing here, and the fuzz run checks every answer against it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from pydantic import BaseModel
+
+from points.events.schemas import EventIn
+from points.rewards.schemas import (
+    DeclineIn,
+    RedemptionIn,
+    RedemptionPublic,
+    RewardCreate,
+    RewardPublic,
+)
+from web.api_schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    Catalogue,
+    EmployeeFigures,
+    EmployeePage,
+    EntryPage,
+    Error,
+    EventResults,
+    PendingOut,
+)
 from web.openapi_operations import OPERATIONS_PATHS
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-_REDEMPTION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-
-REWARD_PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/leaderboards/{period}": {
-        "get": {
-            "summary": "A leaderboard: top N and the viewer (or `around`) with two neighbours",
-            "description": "period: week, month, quarter, year, all or campaign (with from/to). "
-            "Closed weeks and months answer their frozen (published) result with "
-            "adjustments. view=departments ranks departments by points per head and "
-            "participation (departments under 5 people folded into their parent).",
-            "parameters": [
-                {"name": "period", "in": "path", "required": True, "schema": {"type": "string"}},
-                {"name": "key", "in": "query", "schema": {"type": "string"}},
-                {"name": "scope", "in": "query", "schema": {"type": "string"}},
-                {"name": "around", "in": "query", "schema": {"type": "string"}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},
-                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "view", "in": "query", "schema": {"enum": ["people", "departments"]}},
-                {"name": "order", "in": "query", "schema": {"enum": ["per_head", "participation"]}},
-            ],
-        }
-    },
-    "/api/v1/dashboard": {
-        "get": {
-            "summary": "Adoption figures of a department subtree (heads: their own; HR: any)",
-            "parameters": [
-                {"name": "department", "in": "query", "schema": {"type": "integer"}},
-                {"name": "period", "in": "query", "schema": {"enum": ["week", "month", "quarter"]}},
-                {"name": "key", "in": "query", "schema": {"type": "string"}},
-            ],
-        }
-    },
-    "/api/v1/rewards": {
-        "get": {"summary": "The catalogue the caller may redeem, with affordability"},
-        "post": {
-            "summary": "Add a reward (HR/admin)",
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "example": {
-                            "name": "咖啡券",
-                            "price": 30,
-                            "stock": 100,
-                            "fulfilment": "voucher",
-                        }
-                    }
-                }
-            },
-        },
-    },
-    "/api/v1/redemptions": {
-        "post": {
-            "summary": "Request a redemption (the price is held); honours Idempotency-Key",
-            "parameters": [
-                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
-            ],
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "example": {"reward_id": 1, "employee": "zhangsan (HR/admin only)"}
-                    }
-                }
-            },
-        }
-    },
-    "/api/v1/redemptions/{id}": {
-        "get": {
-            "summary": "One redemption (owner, HR, or its approver)",
-            "parameters": [_REDEMPTION_ID],
-        }
-    },
-    **{
-        f"/api/v1/redemptions/{{id}}/{action}": {
-            "post": {"summary": summary, "parameters": [_REDEMPTION_ID]}
-        }
-        for action, summary in (
-            ("approve", "Approve (the reward's approver)"),
-            ("decline", 'Decline with {"reason": …}; the hold is released'),
-            ("fulfil", "Fulfil (HR): points spent, voucher code given"),
-            ("cancel", "Cancel (the requester, before fulfilment)"),
-        )
-    },
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+# Every operation may answer these; all carry the Error body.
+ERRORS = {
+    400: "Malformed: bad JSON, control characters, nested too deep",
+    401: "No token, or a malformed, unknown or revoked one",
+    403: "The token's role may not do this (or it is read-only)",
+    404: "No such thing, or one the caller may not see",
+    409: "It is no longer in a state that allows this",
+    413: "The body is larger than POINTS_MAX_BODY_BYTES",
+    422: "A field is missing, of the wrong type or out of range",
+    429: "Too many rejected tokens from this client: see Retry-After",
 }
 
-PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/employees": {
-        "get": {
-            "summary": "Employees, paged; a head sees their subtree",
-            "parameters": [
-                {"name": "department", "in": "query", "schema": {"type": "integer"}},
-                {"name": "q", "in": "query", "schema": {"type": "string"}},
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+
+def _param(name: str, where: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema}
+
+
+USERID = _param("userid", "path", {"type": "string", "minLength": 1, "maxLength": 64})
+ID = _param("id", "path", {"type": "integer", "minimum": 1, "maximum": 999_999_999})
+PAGE = [
+    _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
+    _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200}),
+]
+IDEMPOTENCY = _param("Idempotency-Key", "header", {"type": "string", "maxLength": 100})
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    answers: dict[int, type[BaseModel] | dict[str, Any]]
+    body: type[BaseModel] | dict[str, Any] | None = None
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _transition(action: str, summary: str, body: type[BaseModel] | None = None) -> Operation:
+    return Operation(
+        "post",
+        f"/api/v1/redemptions/{{id}}/{action}",
+        summary,
+        {200: RedemptionPublic},
+        body=body,
+        parameters=[ID],
+    )
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "post",
+        "/api/v1/events",
+        "Submit one normalized event or a batch (≤ 1,000); per event created, duplicate, "
+        "conflict or invalid (207 when any is invalid). Events about the submitter are "
+        "refused; the submitter is recorded.",
+        {200: EventResults, 207: EventResults},
+        body={
+            "oneOf": [
+                {"$ref": "#/components/schemas/EventIn"},
                 {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/EventIn"},
+                    "minItems": 1,
+                    "maxItems": 1000,
                 },
-            ],
-        }
-    },
-    "/api/v1/employees/{userid}": {
-        "get": {
-            "summary": "One employee (self, or someone in a department the caller may see)",
-            "parameters": [
-                {"name": "userid", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-        }
-    },
-    **REWARD_PATHS,
-    **OPERATIONS_PATHS,
-}
+            ]
+        },
+        parameters=[_param("source", "query", {"type": "string", "pattern": "^[a-z_]{1,32}$"})],
+    ),
+    Operation(
+        "get",
+        "/api/v1/employees",
+        "Employees, paged; a head sees their subtree",
+        {200: EmployeePage},
+        parameters=[
+            _param("department", "query", {"type": "integer", "minimum": 1}),
+            _param("q", "query", {"type": "string", "maxLength": 64}),
+            *PAGE,
+        ],
+    ),
+    Operation(
+        "get",
+        "/api/v1/employees/{userid}",
+        "One employee (self, or someone in a department the caller may see)",
+        {200: EmployeeFigures},
+        parameters=[USERID],
+    ),
+    Operation(
+        "get",
+        "/api/v1/employees/{userid}/entries",
+        "One employee's ledger entries, newest first: why each point was given",
+        {200: EntryPage},
+        parameters=[USERID, *PAGE],
+    ),
+    Operation(
+        "post",
+        "/api/v1/employees/{userid}/adjustments",
+        "Adjust someone's points with a reason (HR/admin): 201 applied, 202 waiting for a "
+        "second HR/admin person (above POINTS_ADJUSTMENT_REVIEW_ABOVE), 403 for oneself",
+        {201: AdjustmentOut, 202: AdjustmentOut},
+        body=AdjustmentIn,
+        parameters=[USERID, IDEMPOTENCY],
+    ),
+    *(
+        Operation(
+            "post",
+            f"/api/v1/adjustments/{{id}}/{action}",
+            summary,
+            {200: PendingOut},
+            parameters=[ID],
+        )
+        for action, summary in (
+            ("approve", "A second HR/admin person approves a waiting adjustment"),
+            ("reject", "Reject a waiting adjustment; nothing is written"),
+        )
+    ),
+    Operation(
+        "get",
+        "/api/v1/leaderboards/{period}",
+        "A leaderboard: top N and the viewer (or `around`) with two neighbours. period: "
+        "week, month, quarter, year, all or campaign (with from/to). view=departments "
+        "ranks departments by points per head and participation.",
+        {200: ANY_OBJECT},
+        parameters=[
+            _param(
+                "period",
+                "path",
+                {"enum": ["week", "month", "quarter", "year", "all", "campaign"]},
+            ),
+            _param("key", "query", {"type": "string", "maxLength": 32}),
+            _param("scope", "query", {"type": "string", "maxLength": 32}),
+            _param("around", "query", {"type": "string", "maxLength": 64}),
+            _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200}),
+            _param("from", "query", {"type": "string", "format": "date"}),
+            _param("to", "query", {"type": "string", "format": "date"}),
+            _param("view", "query", {"enum": ["people", "departments"]}),
+            _param("order", "query", {"enum": ["per_head", "participation"]}),
+        ],
+    ),
+    Operation(
+        "get",
+        "/api/v1/dashboard",
+        "Adoption figures of a department subtree (heads: their own; HR: any)",
+        {200: ANY_OBJECT},
+        parameters=[
+            _param("department", "query", {"type": "integer", "minimum": 1}),
+            _param("period", "query", {"enum": ["week", "month", "quarter"]}),
+            _param("key", "query", {"type": "string", "maxLength": 32}),
+        ],
+    ),
+    Operation("get", "/api/v1/rewards", "The catalogue the caller may redeem", {200: Catalogue}),
+    Operation(
+        "post",
+        "/api/v1/rewards",
+        "Add a reward (HR/admin)",
+        {201: RewardPublic},
+        body=RewardCreate,
+    ),
+    Operation(
+        "post",
+        "/api/v1/redemptions",
+        "Request a redemption (the price is held); `employee` only for HR/admin acting "
+        "on someone's behalf; honours Idempotency-Key (a retry answers 200)",
+        {200: RedemptionPublic, 201: RedemptionPublic},
+        body=RedemptionIn,
+        parameters=[IDEMPOTENCY],
+    ),
+    Operation(
+        "get",
+        "/api/v1/redemptions/{id}",
+        "One redemption (owner, HR, or its approver)",
+        {200: RedemptionPublic},
+        parameters=[ID],
+    ),
+    _transition("approve", "Approve (the reward's approver; never one's own)"),
+    _transition("decline", "Decline with a reason; the hold is released", DeclineIn),
+    _transition("fulfil", "Fulfil (HR; never one's own): points spent, voucher code given"),
+    _transition("cancel", "Cancel (the requester, before fulfilment)"),
+)
+
+
+def _schema_ref(
+    target: type[BaseModel] | dict[str, Any],
+    schemas: dict[str, Any],
+    mode: Literal["validation", "serialization"] = "serialization",
+) -> dict[str, Any]:
+    if isinstance(target, dict):
+        return target
+    found = target.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
+    for name, definition in found.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas.setdefault(target.__name__, found)
+    return {"$ref": f"#/components/schemas/{target.__name__}"}
 
 
 def openapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    error = _schema_ref(Error, schemas)
+    _schema_ref(EventIn, schemas, "validation")
     paths: dict[str, dict[str, Any]] = {}
-    for path, operations in PATHS.items():
-        paths[path] = {}
-        for method, operation in operations.items():
-            paths[path][method] = {
-                **operation,
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {
+            str(status): {
+                "description": "OK",
+                "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
+            }
+            for status, model in op.answers.items()
+        }
+        for status, description in ERRORS.items():
+            responses[str(status)] = {
+                "description": description,
+                "content": {"application/json": {"schema": error}},
+            }
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "security": [{"bearer": []}],
+            "parameters": op.parameters,
+            "responses": responses,
+        }
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _schema_ref(op.body, schemas, "validation")}
+                },
+            }
+        paths.setdefault(op.path, {})[op.method] = operation
+    for path, operations in OPERATIONS_PATHS.items():  # appeals, one's data, spend report
+        for method, described in operations.items():
+            answers = {"application/json": {"schema": ANY_OBJECT}}
+            if path == "/api/v1/reports/spend":
+                answers["text/csv"] = {"schema": {"type": "string"}}
+            paths.setdefault(path, {})[method] = {
+                **described,
                 "security": [{"bearer": []}],
+                "parameters": [
+                    p if p.get("in") != "path" else {**p, "schema": ID["schema"]}
+                    for p in described.get("parameters", [])
+                ],
                 "responses": {
-                    "200": {"description": "OK"},
-                    "401": {
-                        "description": "No or bad token",
-                        "content": {"application/json": {"schema": _ERROR}},
-                    },
-                    "403": {
-                        "description": "Not allowed",
-                        "content": {"application/json": {"schema": _ERROR}},
+                    "200": {"description": "OK", "content": answers},
+                    "201": {"description": "Created", "content": answers},
+                    **{
+                        str(status): {
+                            "description": description,
+                            "content": {"application/json": {"schema": error}},
+                        }
+                        for status, description in ERRORS.items()
                     },
                 },
             }
@@ -148,19 +290,6 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        }
-                    },
-                }
-            },
+            "schemas": schemas,
         },
     }

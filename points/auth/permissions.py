@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from points.errors import Forbidden
+from points.i18n import _
 from points.org.models import Role
 
 
@@ -98,7 +99,7 @@ class Principal:
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise Forbidden("你没有权限执行此操作", code="forbidden")
+            raise Forbidden(_("You are not allowed to do this."), code="forbidden")
 
     @property
     def audit_name(self) -> str:

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.db import insert_for, is_postgres, utcnow
 from points.errors import InvalidInput
 from points.events.models import ActivityEvent, EventConflict, EventStatus
-from points.events.schemas import EventIn
+from points.events.schemas import EventIn, check_not_future
 from points.i18n import _
 from points.jobs import enqueue_after_commit
 from points.org.models import Employee
@@ -275,6 +275,7 @@ async def ingest_payloads(
         raise InvalidInput("source must be a short word like api, import or wecom")
     valid: list[tuple[int, EventIn]] = []
     results: list[dict[str, Any]] = [{} for _item in items]
+    now = utcnow()
     for index, item in enumerate(items):
         external_id = item.get("external_id") if isinstance(item, dict) else None
         try:
@@ -286,6 +287,15 @@ async def ingest_payloads(
                 "external_id": external_id if isinstance(external_id, str) else None,
                 "status": "invalid",
                 "error": f"{where}: {first['msg']}",
+            }
+            continue
+        try:
+            check_not_future(event, now)
+        except ValueError as exc:
+            results[index] = {
+                "external_id": event.external_id,
+                "status": "invalid",
+                "error": f"occurred_at: {exc}",
             }
             continue
         if submitter_userid is not None and event.actor == submitter_userid:

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import col, select, update
 
 from points.db import utcnow
@@ -71,12 +73,33 @@ async def _score_one_by_one(
         total.events += summary.events
         total.awards += summary.awards
         total.points += summary.points
-    if len(failed) == len(event_ids):
-        await _count_failure(ctx, event_ids, batch_error)
-        raise batch_error
+    transient = [error for _event_id, error in failed if is_transient(error)]
+    if len(failed) == len(event_ids) or transient:
+        # The moment, not the data: count the attempts of what is left, retry the job.
+        await _count_failure(ctx, [event_id for event_id, _error in failed], batch_error)
+        raise transient[0] if transient else batch_error
     for event_id, error in failed:
         await _park(ctx, event_id, error)
     return total
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure of the moment (the database or network went away), not of the event."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(
+            seen,
+            OSError
+            | TimeoutError
+            | OperationalError
+            | InterfaceError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.exceptions.OperatorInterventionError,
+        ) or getattr(seen, "connection_invalidated", False):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 async def _park(ctx: JobContext, event_id: int, exc: Exception) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -15,53 +14,12 @@ from points.auth.permissions import Permission
 from points.auth.scope import require_department
 from points.errors import NotFound
 from points.i18n import _
-from points.ledger.adjustments import MAX_ADJUSTMENT
 from points.org import service as org
 from points.org.models import Employee
+from web.api_schemas import AdjustmentIn, AdjustmentOut, PendingOut
 from web.routes.rewards_api import body_as
 from web.security import Ctx, api, page
 from web.templating import render
-
-
-class AdjustmentIn(BaseModel):
-    """``POST /api/v1/employees/{userid}/adjustments``"""
-
-    model_config = ConfigDict(extra="forbid")
-
-    points: int = Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT, description="non-zero")
-    reason: str = Field(min_length=1, max_length=service.MAX_REASON)
-
-
-class AdjustmentOut(BaseModel):
-    """``applied`` (201), or ``pending`` (202) until a second HR/admin person approves."""
-
-    status: Outcome
-    userid: str
-    points: int
-    pending_id: int | None = None
-
-
-class PendingOut(BaseModel):
-    id: int
-    userid: str
-    points: int
-    reason: str
-    status: str
-    requested_by: str
-    decided_by: str | None
-
-    @classmethod
-    def of(cls, pending: PendingAdjustment, userid: str) -> PendingOut:
-        assert pending.id is not None
-        return cls(
-            id=pending.id,
-            userid=userid,
-            points=pending.points,
-            reason=pending.reason,
-            status=pending.status,
-            requested_by=pending.requested_by,
-            decided_by=pending.decided_by,
-        )
 
 
 @api(Permission.adjust_points)

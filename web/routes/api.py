@@ -13,21 +13,18 @@ from points.errors import Forbidden, InvalidInput
 from points.events.service import MAX_BATCH, ingest_payloads
 from points.i18n import _
 from points.jobs import commit
-from points.ledger.models import LedgerTransaction
 from points.org import service as org
 from points.org.models import Employee
+from web.api_schemas import (
+    EmployeeFigures,
+    EmployeeOut,
+    EmployeePage,
+    EntryOut,
+    EntryPage,
+    EventResults,
+)
 from web.forms import int_param, page_params
 from web.security import Ctx, api
-
-
-def employee_json(employee: Employee) -> dict[str, object]:
-    return {
-        "userid": employee.userid,
-        "name": employee.name,
-        "department_id": employee.department_id,
-        "title": employee.title,
-        "status": employee.status,
-    }
 
 
 @api(Permission.view_department)
@@ -48,14 +45,10 @@ async def list_employees(ctx: Ctx) -> Response:
         limit=limit,
         offset=offset,
     )
-    return JSONResponse(
-        {
-            "items": [employee_json(e) for e in rows],
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-        }
+    page = EmployeePage(
+        items=[EmployeeOut.of(e) for e in rows], total=total, offset=offset, limit=limit
     )
+    return JSONResponse(page.model_dump(mode="json"))
 
 
 async def _visible_employee(ctx: Ctx) -> Employee:
@@ -72,23 +65,7 @@ async def _visible_employee(ctx: Ctx) -> Employee:
 async def get_employee(ctx: Ctx) -> Response:
     employee = await _visible_employee(ctx)
     figures = await person_figures(ctx.session, ctx.settings, employee)
-    return JSONResponse({**employee_json(employee), **figures.to_dict()})
-
-
-def entry_json(row: LedgerTransaction) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "points": row.points,
-        "effective_at": row.effective_at.isoformat(),
-        "reason": row.reason,
-        "reason_en": row.reason_en,
-        "event_id": row.event_id,
-        "rule_id": row.rule_id,
-        "rule_version": row.rule_version,
-        "author": row.author,
-        "reverses_id": row.reverses_id,
-    }
+    return JSONResponse(EmployeeFigures.build(employee, figures).model_dump(mode="json"))
 
 
 @api(Permission.view_own)
@@ -97,9 +74,8 @@ async def employee_entries(ctx: Ctx) -> Response:
     offset, limit = page_params(ctx.request)
     assert employee.id is not None
     rows, total = await history(ctx.session, employee.id, offset=offset, limit=limit)
-    return JSONResponse(
-        {"items": [entry_json(r) for r in rows], "total": total, "offset": offset, "limit": limit}
-    )
+    page = EntryPage(items=[EntryOut.of(r) for r in rows], total=total, offset=offset, limit=limit)
+    return JSONResponse(page.model_dump(mode="json"))
 
 
 @api(Permission.submit_events)
@@ -135,7 +111,8 @@ async def post_events(ctx: Ctx) -> Response:
     )
     await commit(ctx.session, ctx.queue)
     status = 200 if all(r["status"] != "invalid" for r in results) else 207
-    return JSONResponse({"results": results}, status_code=status)
+    answer = EventResults.model_validate({"results": results})
+    return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 
 routes = [

@@ -22,6 +22,7 @@ from points.rewards.schemas import (
     RewardCreate,
     RewardPublic,
 )
+from web.api_schemas import Catalogue, CatalogueItem
 from web.security import Ctx, api
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,20 +62,19 @@ async def rewards(ctx: Ctx) -> Response:
         else None
     )
     items = await catalogue.catalogue(ctx.session, employee)
-    return JSONResponse(
-        {
-            "items": [
-                {
-                    **RewardPublic.of(item.reward).model_dump(mode="json"),
-                    "remaining": item.remaining,
-                    "affordable": item.affordable,
-                    "shortfall": item.shortfall,
-                    "open_now": item.open_now,
-                }
-                for item in items
-            ]
-        }
+    answer = Catalogue(
+        items=[
+            CatalogueItem(
+                **RewardPublic.of(item.reward).model_dump(),
+                remaining=item.remaining,
+                affordable=item.affordable,
+                shortfall=item.shortfall,
+                open_now=item.open_now,
+            )
+            for item in items
+        ]
     )
+    return dumped(answer)
 
 
 @api(Permission.redeem)
