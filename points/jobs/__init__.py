@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -159,7 +160,13 @@ async def commit(session: AsyncSession, queue: JobQueue | None) -> None:
     if queue is None:
         return
     for name, kwargs in pending:
-        await queue.enqueue(name, **kwargs)
+        try:
+            await queue.enqueue(name, **kwargs)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # What was committed is stored and must be answered as stored: a Redis outage
+            # is not an intake outage. The safety-net sweep (score_pending) finds the
+            # events still pending and scores them once the queue is back.
+            log.warning("job %s not sent, the sweep will catch up: %r", name, exc)
 
 
 @event.listens_for(Session, "after_commit")
@@ -183,5 +190,7 @@ def make_queue(settings: Settings, db: Database, *, background: bool = False) ->
     if settings.REDIS_URL:
         from points.jobs.arq_queue import ArqQueue
 
-        return ArqQueue(settings.REDIS_URL)
+        # The web process (background=True) does not wait long for Redis: see
+        # redis_settings and commit() — a Redis outage is not an intake outage.
+        return ArqQueue(settings.REDIS_URL, patient=not background)
     return InlineQueue(settings, db, background=background)

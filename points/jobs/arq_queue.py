@@ -28,14 +28,22 @@ from points.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def redis_settings(redis_url: str) -> RedisSettings:
+def redis_settings(redis_url: str, *, patient: bool = True) -> RedisSettings:
     """Connection settings that ride out a Redis restart.
 
-    Every command is retried with backoff for about half a minute, so a worker (and
-    the web process enqueueing) waits for Redis to come back instead of dying.
+    Patient (workers, the CLI): every command is retried with backoff for about half a
+    minute, so a worker waits for Redis to come back instead of dying. Not patient (the
+    web process): about a second, then the caller goes on without the queue — the
+    request was committed and is answered as stored, and the safety-net sweep
+    (``score_pending``) sends what was missed once Redis is back.
     """
     settings = RedisSettings.from_dsn(redis_url)
-    settings.retry = RedisRetry(ExponentialBackoff(cap=5.0, base=0.2), retries=10)
+    if patient:
+        settings.retry = RedisRetry(ExponentialBackoff(cap=5.0, base=0.2), retries=10)
+    else:
+        settings.retry = RedisRetry(ExponentialBackoff(cap=0.5, base=0.1), retries=3)
+        settings.conn_retries = 0
+        settings.conn_timeout = 1
     settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
     return settings
 
@@ -46,8 +54,8 @@ def retry_delay(job_try: int) -> float:
 
 
 class ArqQueue:
-    def __init__(self, redis_url: str) -> None:
-        self.redis_settings = redis_settings(redis_url)
+    def __init__(self, redis_url: str, *, patient: bool = True) -> None:
+        self.redis_settings = redis_settings(redis_url, patient=patient)
         self._pool: ArqRedis | None = None
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
