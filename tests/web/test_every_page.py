@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import httpx
-from points.dashboards.service import create_pilot
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from points.dashboards.pilots import create_pilot
 from points.org.models import Role
 from points.rulesets.service import ensure_active
 from tests.conftest import Store
