@@ -14,6 +14,7 @@ from points.auth.models import ApiToken
 from points.auth.permissions import Principal
 from points.db import utcnow
 from points.errors import InvalidInput, NotFound, Unauthorized
+from points.i18n import _
 from points.org.models import Employee, EmployeeStatus, Role, RoleAssignment
 
 TOKEN_PREFIX = "wcp_"
@@ -93,12 +94,12 @@ async def create_token(
 async def principal_for_token(session: AsyncSession, token: str) -> Principal:
     """Resolve a bearer token; malformed, unknown and revoked tokens are all 401."""
     if not token.startswith(TOKEN_PREFIX) or not (20 <= len(token) <= 128):
-        raise Unauthorized("malformed API token", code="bad_token")
+        raise Unauthorized(_("This API token is malformed."), code="bad_token")
     row = (
         await session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     ).first()
     if row is None or row.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API token", code="bad_token")
+        raise Unauthorized(_("This API token is unknown or revoked."), code="bad_token")
     row.last_used_at = utcnow()
     session.add(row)
     # A token acts with exactly its role: never with the roles its person holds besides.
@@ -106,7 +107,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal:
     if row.employee_id is not None:
         employee = await session.get(Employee, row.employee_id)
         if employee is None or employee.status != EmployeeStatus.active:
-            raise Unauthorized("the token's person has left", code="bad_token")
+            raise Unauthorized(_("The person of this API token has left."), code="bad_token")
         base = await principal_for_employee(session, employee)
         return Principal(
             userid=base.userid,

@@ -149,7 +149,7 @@ def end_sessions(employee: Employee) -> None:
 async def get_employee(session: AsyncSession, userid: str) -> Employee:
     employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
     if employee is None:
-        raise NotFound(f"没有这个员工: {userid}")
+        raise NotFound(_("No employee with userid {userid}.").format(userid=userid))
     return employee
 
 

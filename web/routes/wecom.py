@@ -27,7 +27,7 @@ from points.wecom.crypto import BodyTooLarge, CallbackRejected
 from points.wecom.jobs import CONNECTOR_JOBS
 from points.wecom.mapping import map_callback
 from web.metrics import Metrics
-from web.ratelimit import FailureLimiter
+from web.ratelimit import FailureLimiter, RateLimited
 from web.redirects import safe_next
 from web.security import Ctx, client_ip, page, start_session
 from web.templating import render
@@ -77,8 +77,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 async def _refuse(request: Request, exc: CallbackRejected) -> Response:
     # A client that keeps sending forged or broken deliveries is slowed down (429).
+    # The callback runs on its own lane, outside the app's error handlers: answer here.
     limiter: FailureLimiter = request.app.state.limiter
-    await limiter.check("callback", client_ip(request))
+    try:
+        await limiter.check("callback", client_ip(request))
+    except RateLimited as limited:
+        return JSONResponse(
+            {"error": {"code": limited.code, "message": limited.message}},
+            status_code=429,
+            headers={"Retry-After": str(limited.retry_after)},
+        )
     await limiter.failed("callback", client_ip(request))
     metrics: Metrics = request.app.state.metrics
     metrics.callbacks_rejected.labels(exc.reason).inc()
