@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission, Principal
 from points.auth.scope import require_department, visible_departments
+from points.bounds import check_day, check_int
 from points.calendar import fit_key, key_at, recent_keys
 from points.dashboards import dashboard as dashboard_service
 from points.dashboards import figures as dashboard_figures
@@ -194,9 +195,11 @@ async def pilots_page(ctx: Ctx) -> Response:
 async def create_pilot(ctx: Ctx) -> Response:
     form = await ctx.request.form()
     try:
-        department_ids = [int(str(v)) for v in form.getlist("departments")]
-        start_on = date.fromisoformat(str(form.get("start_on", "")))
-        days = int(str(form.get("days") or 30))
+        department_ids = [
+            check_int(int(str(v)), "departments") for v in form.getlist("departments")
+        ]
+        start_on = check_day(date.fromisoformat(str(form.get("start_on", ""))), "start_on")
+        days = check_int(int(str(form.get("days") or 30)), "days")
     except ValueError:
         raise InvalidInput(_("Check the departments, start date and duration.")) from None
     goals = [
