@@ -215,7 +215,8 @@ async def try_it(ctx: Ctx) -> Response:
         form = await request.form()
         raw_version = str(form.get("version", "") or active.id)
         version = await service.get_version(
-            ctx.session, int(raw_version) if raw_version.isdigit() else active.id or 0
+            ctx.session,
+            int(raw_version) if raw_version.isdigit() and len(raw_version) <= 9 else active.id or 0,
         )
         event_text = await _form_text(request, "event", 20_000)
         try:
