@@ -28,6 +28,7 @@ NOT_PAGES = {
     "/boards/export.csv",
     "/dashboard/export.csv",
     "/fulfilment/spend.csv",
+    "/privacy/my-data.csv",
 }
 
 
@@ -65,7 +66,14 @@ async def test_every_page_renders_in_both_languages(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert asked.status_code == 201
+    appeal = await client.post(
+        "/api/v1/appeals",
+        json={"message": "昨天的审批没有加分", "entry_id": None, "occurred_on": None},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert appeal.status_code == 201, appeal.text
     ids = {
+        "/appeals/{id:int}": appeal.json()["id"],
         "/rewards/mine/{id:int}": asked.json()["id"],
         "/rewards/{id:int}": reward.id,
         "/rewards/{id:int}/redeem": reward.id,
@@ -95,5 +103,5 @@ async def test_every_page_renders_in_both_languages(
                 else:
                     rendered += 1
         client.cookies.delete("points_lang")
-    assert problems == []
+    assert problems == [], "\n".join(problems)
     assert rendered > 2 * len(page_paths(app))
