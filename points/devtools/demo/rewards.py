@@ -166,8 +166,9 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
         assert redemption.id is not None
         if redemption.status == "fulfilled":
             continue  # a voucher, delivered at once
-        if fate == 0:
-            continue  # left pending
+        hr_person = hr_actor.principal.employee_id if hr_actor.principal else None
+        if fate == 0 or employee.id == hr_person:
+            continue  # left pending (HR's own waits for a colleague: nobody serves themselves)
         if redemption.status == "awaiting_approval":
             approver = hr_actor if reward.approver == "hr" else await _head_for(session, employee)
             if approver is None or fate == 1:
