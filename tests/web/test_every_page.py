@@ -29,6 +29,8 @@ NOT_PAGES = {
     "/dashboard/export.csv",
     "/fulfilment/spend.csv",
     "/privacy/my-data.csv",
+    "/favicon.ico",
+    "/admin/people",  # the person picker's htmx fragment, not a page
 }
 
 

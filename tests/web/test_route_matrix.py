@@ -25,6 +25,12 @@ LEVEL = {"public": 0, "employee": 1, "head": 2, "hr": 3, "admin": 4}
 # (method, path) -> the least role that may use it.
 MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/more"): "employee",
+    ("POST", "/rewards/{id:int}/goal"): "employee",
+    ("GET", "/rules/levels"): "hr",
+    ("POST", "/rules/levels"): "hr",
+    ("GET", "/favicon.ico"): PUBLIC,
+    ("GET", "/admin/people"): "admin",  # the person picker (roles and tokens pages)
     ("GET", "/metrics"): PUBLIC,  # by address or token, not by role (its own test)
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -54,7 +60,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/approvals"): "head",
     ("POST", "/approvals/{id:int}/{action:str}"): "head",
     ("GET", "/people"): "hr",
-    ("GET", "/people/{userid}"): "hr",
+    ("GET", "/people/{userid}"): "head",  # heads see the people of their departments
     ("POST", "/people/{userid}"): "hr",
     ("GET", "/adjustments"): "hr",
     ("POST", "/adjustments/{id:int}/{action:str}"): "hr",
