@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
 
 from points.org.models import Role
 from tests.conftest import Store
-from tests.factories import make_token
-from tests.rewards.conftest import give, make_reward
-from tests.web.conftest import Org
+from tests.support.factories import make_token
+from tests.support.org import Org
+from tests.support.rewards import give, make_reward
 from web.app import create_app
 from web.openapi import openapi_document
 

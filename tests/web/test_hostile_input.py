@@ -16,8 +16,8 @@ from points.audit.models import AuditEntry
 from points.cli import main
 from points.org.models import Role
 from tests.conftest import Store, make_settings
-from tests.factories import csrf_from, login, make_token
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login, make_token
+from tests.support.org import Org
 from web.app import create_app
 from web.redirects import safe_next
 
@@ -174,7 +174,7 @@ def test_the_redirect_guard_keeps_people_on_this_site() -> None:
 async def test_the_approval_forms_back_field_cannot_leave_the_site(
     client: httpx.AsyncClient, org: Org, pg: Store
 ) -> None:
-    from tests.rewards.conftest import give, make_reward
+    from tests.support.rewards import give, make_reward
 
     async with pg.db.session() as session:
         reward = await make_reward(session, price=10, approver="head")
@@ -302,7 +302,7 @@ async def test_metrics_only_for_the_monitoring_system(pg: Store) -> None:
 async def test_reward_pictures_only_for_those_who_may_see_the_reward(
     pg: Store, org: Org, client: httpx.AsyncClient
 ) -> None:
-    from tests.rewards.conftest import make_reward
+    from tests.support.rewards import make_reward
 
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
     async with pg.db.session() as session:

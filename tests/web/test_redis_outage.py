@@ -13,8 +13,8 @@ from points.org.models import Role
 from points.rulesets.service import ensure_active
 from points.scoring.jobs import score_pending
 from tests.conftest import Store, make_settings
-from tests.factories import make_token
-from tests.web.conftest import Org
+from tests.support.factories import make_token
+from tests.support.org import Org
 from web.app import create_app
 
 # Nothing listens here: every connection is refused, for longer than the queue's retry

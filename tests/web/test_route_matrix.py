@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from points.org.models import Role
 from tests.conftest import Store
-from tests.factories import csrf_from, login, make_token
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login, make_token
+from tests.support.org import Org
 
 PUBLIC = "public"
 ROLES = ("anonymous", "employee", "head", "hr", "admin")

@@ -17,8 +17,8 @@ from points.ledger.service import balances
 from points.org.models import Employee, Role
 from points.rulesets.service import ensure_active
 from tests.conftest import Store
-from tests.factories import csrf_from, login, make_token
-from tests.web.conftest import Org
+from tests.support.factories import csrf_from, login, make_token
+from tests.support.org import Org
 
 
 def bearer(token: str, **extra: str) -> dict[str, str]:

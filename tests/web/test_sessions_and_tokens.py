@@ -10,8 +10,8 @@ from points.cli import main
 from points.org import service as org
 from points.org.models import Role
 from tests.conftest import Store
-from tests.factories import login, make_token
-from tests.web.conftest import Org
+from tests.support.factories import login, make_token
+from tests.support.org import Org
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -96,7 +96,7 @@ async def test_a_replayed_cookie_after_logout_lands_on_the_login_page(
     stolen = dict(client.cookies)
     assert (await client.get("/")).status_code == 200
     home = await client.get("/")
-    from tests.factories import csrf_from
+    from tests.support.factories import csrf_from
 
     await client.post("/logout", data={"csrf_token": csrf_from(home.text)})
     client.cookies.clear()
