@@ -60,7 +60,7 @@ class EmployeeFigures(EmployeeOut):
     rank_company: int | None
     rank_department: int | None
     badges: list[str]
-    longest_streak: int
+    current_streak: int
 
     @classmethod
     def build(cls, employee: Employee, figures: PersonFigures) -> EmployeeFigures:

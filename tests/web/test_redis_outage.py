@@ -12,9 +12,9 @@ from points.jobs import InlineQueue, JobContext
 from points.org.models import Role
 from points.rulesets.service import ensure_active
 from points.scoring.jobs import score_pending
-from tests.conftest import Store, make_settings
 from tests.support.factories import make_token
 from tests.support.org import Org
+from tests.support.services import Store, make_settings
 from web.app import create_app
 
 # Nothing listens here: every connection is refused, for longer than the queue's retry

@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from points.org.models import Role
-from tests.conftest import Store
 from tests.support.factories import csrf_from, login, make_token
 from tests.support.org import Org
+from tests.support.services import Store
 
 PUBLIC = "public"
 ROLES = ("anonymous", "employee", "head", "hr", "admin")

@@ -16,9 +16,9 @@ from points.ledger.models import AccountKind
 from points.ledger.service import balances
 from points.org.models import Employee, Role
 from points.rulesets.service import ensure_active
-from tests.conftest import Store
 from tests.support.factories import csrf_from, login, make_token
 from tests.support.org import Org
+from tests.support.services import Store
 
 
 def bearer(token: str, **extra: str) -> dict[str, str]:

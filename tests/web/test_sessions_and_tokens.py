@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from points.cli import main
 from points.org import service as org
 from points.org.models import Role
-from tests.conftest import Store
 from tests.support.factories import login, make_token
 from tests.support.org import Org
+from tests.support.services import Store
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -126,11 +126,19 @@ async def org_grant(session: object, userid: str) -> None:
 
 
 async def test_leaving_ends_the_session(pg: Store, org: Org, client: httpx.AsyncClient) -> None:
-    from points.ledger.leavers import mark_left
+    from points.org.leavers import mark_left
+    from points.rewards.workflow import release_holds_of
 
     await login(client, org.employee.userid)
     async with pg.db.session() as session:
-        await mark_left(session, pg.settings, org.employee.userid, "left", actor="wecom")
+        await mark_left(
+            session,
+            pg.settings,
+            org.employee.userid,
+            "left",
+            release_holds=release_holds_of,
+            actor="wecom",
+        )
         await session.commit()
     answer = await client.get("/")
     assert answer.status_code == 303

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from points.audit.models import AuditEntry
 from points.settings import Settings
-from tests.conftest import Store
+from tests.support.services import Store
 
 
 async def test_forged_callbacks_from_one_client_are_slowed_down(
