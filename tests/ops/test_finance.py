@@ -63,6 +63,7 @@ async def test_finance_exports_the_spend_report_and_changes_nothing(
         ("POST", f"/api/v1/redemptions/{redemption.json()['id']}/fulfil", {}),
         ("POST", "/api/v1/appeals/1/resolve", {"points": 5, "reason": "x"}),
         ("POST", "/api/v1/events", {"external_id": "x", "type": "doc.shared"}),
+        ("POST", "/api/v1/employees/zhangsan/adjustments", {"points": 5, "reason": "x"}),
     ):
         answer = await web.request(method, path, json=body, headers=bearer(finance))
         assert answer.status_code == 403, (path, answer.text)
