@@ -157,21 +157,7 @@ async def approve_adjustment(
         request_key=f"pending:{pending.id}",
         ip=ip,
     )
-    pending.status, pending.decided_by, pending.decided_at = (
-        PendingStatus.approved,
-        principal.audit_name,
-        utcnow(),
-    )
-    session.add(pending)
-    await record(
-        session,
-        actor=principal.audit_name,
-        action="points.adjust.approve",
-        target=employee.userid,
-        details={"points": pending.points, "pending_id": pending.id},
-        ip=ip,
-    )
-    return pending
+    return await _decide(session, principal, pending, employee, PendingStatus.approved, ip)
 
 
 async def reject_adjustment(
@@ -185,16 +171,29 @@ async def reject_adjustment(
         return pending
     if pending.status != PendingStatus.pending:
         raise Conflict(_("This adjustment was already decided."))
+    return await _decide(session, principal, pending, employee, PendingStatus.rejected, ip)
+
+
+async def _decide(
+    session: AsyncSession,
+    principal: Principal,
+    pending: PendingAdjustment,
+    employee: Employee,
+    status: PendingStatus,
+    ip: str,
+) -> PendingAdjustment:
+    """Record the second person's decision on the request and in the audit log."""
     pending.status, pending.decided_by, pending.decided_at = (
-        PendingStatus.rejected,
+        status,
         principal.audit_name,
         utcnow(),
     )
     session.add(pending)
+    action = "approve" if status == PendingStatus.approved else "reject"
     await record(
         session,
         actor=principal.audit_name,
-        action="points.adjust.reject",
+        action=f"points.adjust.{action}",
         target=employee.userid,
         details={"points": pending.points, "pending_id": pending.id},
         ip=ip,
