@@ -11,6 +11,7 @@ from points.auth.models import ApiToken
 from points.boards.models import FrozenBoard, FrozenRank
 from points.dashboards.models import Pilot
 from points.events.models import ActivityEvent, EventConflict
+from points.integrity.models import IntegrityFlag
 from points.ledger.models import (
     Account,
     DepartmentScore,
@@ -54,6 +55,7 @@ __all__ = [
     "FormerDepartment",
     "FrozenBoard",
     "FrozenRank",
+    "IntegrityFlag",
     "JobRun",
     "LedgerEntry",
     "LedgerTransaction",

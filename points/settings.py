@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     ADJUSTMENT_REVIEW_ABOVE: int = Field(
         500, ge=0, description="adjustments larger than this need a second HR/admin person"
     )
+    INTEGRITY_CAP_DAYS: int = Field(
+        5,
+        ge=2,
+        le=28,
+        description="integrity: flag a person at one rule's cap on this many active days running",
+    )
+    INTEGRITY_MIN_COUNT: int = Field(
+        30,
+        ge=5,
+        le=100_000,
+        description="integrity: the fewest events of one kind in a day for a burst",
+    )
     METRICS_TOKEN: str = Field("", description="bearer token that may read /metrics")
     METRICS_ALLOW: str = Field(
         "127.0.0.1,::1", description="addresses/networks that may read /metrics (comma separated)"

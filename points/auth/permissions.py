@@ -31,6 +31,7 @@ class Permission(enum.StrEnum):
     view_appeals = "view_appeals"  # appeals of the departments one may see (read-only)
     resolve_appeals = "resolve_appeals"
     run_jobs = "run_jobs"  # the periodic jobs page: see runs, run one now
+    review_integrity = "review_integrity"  # the integrity queue: patterns worth a look
 
 
 _EMPLOYEE = {Permission.view_own, Permission.redeem}
@@ -57,6 +58,7 @@ _HR = _HEAD | {
     Permission.export,
     Permission.submit_events,
     Permission.manage_pilots,
+    Permission.review_integrity,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.employee: frozenset(_EMPLOYEE),

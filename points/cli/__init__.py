@@ -443,6 +443,7 @@ def rules_activate(
 
 
 def _add_wecom() -> None:
+    from points.cli.integrity import integrity
     from points.cli.ops import backup, jobs, restore
     from points.cli.wecom import wecom
 
@@ -450,6 +451,7 @@ def _add_wecom() -> None:
     main.add_command(jobs)
     main.add_command(backup)
     main.add_command(restore)
+    main.add_command(integrity)
 
 
 _add_wecom()

@@ -27,6 +27,8 @@ class ActivityEvent(SQLModel, table=True):
         UniqueConstraint("source", "external_id", name="uq_activity_event_source_external_id"),
         Index("ix_activity_event_status", "status"),
         Index("ix_activity_event_actor_occurred", "actor", "occurred_at"),
+        # The integrity scan reads a bounded window of everyone's events by time.
+        Index("ix_activity_event_occurred", "occurred_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

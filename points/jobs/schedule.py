@@ -24,4 +24,6 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     # A warning before points expire; raw event detail and leavers' names are cleared.
     ("remind_expiring_points", {"hour": 9, "minute": 0}),
     ("privacy_retention", {"hour": 3, "minute": 40}),
+    # The integrity review's patterns, over the last 28 days, once the night's pulls are in.
+    ("integrity_scan", {"hour": 4, "minute": 30}),
 )
