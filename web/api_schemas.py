@@ -6,7 +6,8 @@ from the same models (``web.openapi``), so the two cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -175,3 +176,24 @@ class PendingOut(BaseModel):
             requested_by=pending.requested_by,
             decided_by=pending.decided_by,
         )
+
+
+class IntegrityFlagOut(BaseModel):
+    """One pattern worth a look (``GET /api/v1/integrity/flags``); never a penalty."""
+
+    id: int
+    userid: str
+    name: str
+    pattern: Literal["cap_streak", "burst", "odd_hours", "mutual_approvals"]
+    subject: str = Field(description="the rule, event type or partner it is about")
+    evidence: dict[str, Any] = Field(description="the figures and days behind the flag")
+    since: date
+    last_seen: date
+    status: Literal["open", "reviewed"]
+    reviewed_by: str | None
+    review_note: str | None
+    events_url: str = Field(description="the page listing the events behind it")
+
+
+class IntegrityFlagList(BaseModel):
+    items: list[IntegrityFlagOut]

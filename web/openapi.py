@@ -29,6 +29,7 @@ from web.api_schemas import (
     EntryPage,
     Error,
     EventResults,
+    IntegrityFlagList,
     PendingOut,
 )
 from web.openapi_operations import OPERATIONS_PATHS
@@ -182,6 +183,14 @@ OPERATIONS: tuple[Operation, ...] = (
             _param("period", "query", {"enum": ["week", "month", "quarter"]}),
             _param("key", "query", {"type": "string", "maxLength": 32}),
         ],
+    ),
+    Operation(
+        "get",
+        "/api/v1/integrity/flags",
+        "The integrity review's queue (HR/admin): patterns worth a look, each with its "
+        "evidence, since when, and open or reviewed; open first. Never a penalty.",
+        {200: IntegrityFlagList},
+        parameters=[_param("status", "query", {"enum": ["open", "reviewed"]})],
     ),
     Operation("get", "/api/v1/rewards", "The catalogue the caller may redeem", {200: Catalogue}),
     Operation(

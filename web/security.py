@@ -273,6 +273,12 @@ ADMIN_LINKS: tuple[AdminLink, ...] = (
         N_("Large adjustments waiting for a second HR or admin person"),
     ),
     AdminLink(
+        N_("Integrity review"),
+        "/integrity",
+        Permission.review_integrity,
+        N_("Patterns worth a look: caps day after day, bursts, odd hours, mutual approvals"),
+    ),
+    AdminLink(
         N_("Event intake"),
         "/admin/events",
         Permission.view_audit,

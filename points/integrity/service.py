@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import and_, or_
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
@@ -238,23 +239,36 @@ async def flag_events(
         types = evidence.get("types") or ([evidence["type"]] if "type" in evidence else [])
         if types:
             query = query.where(col(ActivityEvent.type).in_(types))
-    rows = (
-        await session.exec(query.order_by(col(ActivityEvent.occurred_at).desc()).limit(5_000))
-    ).all()
+    if flag.pattern == Pattern.burst:
+        burst_days = [date.fromisoformat(d["day"]) for d in evidence.get("days", [])]
+        query = query.where(
+            or_(
+                *(
+                    and_(
+                        col(ActivityEvent.occurred_at) >= day_start(d, zone),
+                        col(ActivityEvent.occurred_at) < day_start(d + timedelta(days=1), zone),
+                    )
+                    for d in burst_days
+                )
+            )
+        )
+    newest = query.order_by(col(ActivityEvent.occurred_at).desc())
+    if flag.pattern in (Pattern.cap_streak, Pattern.burst):
+        total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+        return list((await session.exec(newest.limit(EVENTS_SHOWN))).all()), total
+    # The few events of a pair or of odd hours are picked out here.
+    rows = list((await session.exec(newest.limit(5_000))).all())
     if flag.pattern == Pattern.mutual_approvals:
         partners = {employee.userid: flag.subject, flag.subject: employee.userid}
         rows = [e for e in rows if e.attributes.get("applicant") == partners.get(e.actor)]
-    elif flag.pattern == Pattern.odd_hours:
+    else:
         usual = set(evidence.get("usual_hours", []))
         rows = [
             e
             for e in rows
             if (hour := e.occurred_at.astimezone(zone).hour) in NIGHT and hour not in usual
         ]
-    elif flag.pattern == Pattern.burst:
-        burst_days = {d["day"] for d in evidence.get("days", [])}
-        rows = [e for e in rows if e.occurred_at.astimezone(zone).date().isoformat() in burst_days]
-    return list(rows[:EVENTS_SHOWN]), len(rows)
+    return rows[:EVENTS_SHOWN], len(rows)
 
 
 # ------------------------------------------------------------------------- in words

@@ -12,6 +12,7 @@ from web.routes import (
     boards,
     boards_api,
     dashboards,
+    integrity,
     levels,
     operations,
     org,
@@ -42,6 +43,7 @@ routes: list[BaseRoute] = [
     *rules_pages.routes,
     *levels.routes,
     *appeals.routes,
+    *integrity.routes,
     *operations.routes,
     *privacy.routes,
 ]

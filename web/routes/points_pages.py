@@ -119,6 +119,9 @@ async def person(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, userid)
     await require_department(ctx.session, ctx.principal, employee.department_id)
     problem, typed = None, {}
+    if request.method == "GET" and request.query_params.get("reason"):
+        # An adjustment opened from elsewhere (an integrity flag) arrives with its reason.
+        typed = {"reason": request.query_params["reason"][:500]}
     if request.method == "POST":
         ctx.principal.require(Permission.adjust_points)
         form = await request.form()
