@@ -181,7 +181,7 @@ async def cap_streaks(session: AsyncSession, settings: Settings, today: date) ->
                         "rule_title_en": rule.title_en or rule.title,
                         "cap": rule.cap_max,
                         "per": period.value,
-                        "days": days,
+                        "run_days": days,
                         "first_day": window.day(first).isoformat(),
                         "last_day": window.day(last).isoformat(),
                         "types": list(rule.when),

@@ -296,7 +296,7 @@ def describe(flag: IntegrityFlag) -> list[str]:
                 rule=e.get("rule_title_en" if english else "rule_title", e.get("rule", "")),
                 cap=e.get("cap"),
                 per=per,
-                days=e.get("days"),
+                days=e.get("run_days"),
             ),
             _("From {first} to {last}.").format(first=e.get("first_day"), last=e.get("last_day")),
         ]

@@ -12,8 +12,10 @@ from tests.support.events import event
 from tests.support.integrity import (
     END,
     FARM_DAYS,
+    approvals,
     at,
     days_before,
+    decided,
     farmer_events,
     flags,
     patterns_of,
@@ -43,7 +45,7 @@ async def test_the_scripted_farmer_is_flagged_with_the_evidence(store: Store) ->
     by_pattern = {str(f.pattern): f for f, _u in found}
     cap = by_pattern["cap_streak"]
     assert cap.subject == "doc-shared"
-    assert cap.evidence["days"] == FARM_DAYS  # every day of the farming
+    assert cap.evidence["run_days"] == FARM_DAYS  # every day of the farming
     assert cap.evidence["cap"] == 30 and cap.evidence["per"] == "week"
     assert cap.since == END - timedelta(days=FARM_DAYS - 1)
     burst = by_pattern["burst"]
@@ -51,21 +53,6 @@ async def test_the_scripted_farmer_is_flagged_with_the_evidence(store: Store) ->
     assert len(burst.evidence["days"]) == FARM_DAYS
     assert all(f.status == "open" for f, _u in found)
     assert summary.opened == len(found)
-
-
-def approvals(userid: str, day: object, count: int, on_time: bool = True) -> list[EventIn]:
-    return [
-        event(
-            f"approval:{userid}:{day}:{i}:submitted",
-            "approval.submitted",
-            userid,
-            at(day, 9, i),  # type: ignore[arg-type]
-            template="报销",
-            sp_no=f"{userid}{day}{i}",
-            on_time=on_time,
-        )
-        for i in range(count)
-    ]
 
 
 async def test_a_cap_streak_needs_n_active_days_running_and_days_off_do_not_break_it(
@@ -90,7 +77,7 @@ async def test_a_cap_streak_needs_n_active_days_running_and_days_off_do_not_brea
     found = await flags(store)
     assert patterns_of(found) == {("capper", "cap_streak", "approval-on-time")}
     flag = found[0][0]
-    assert flag.evidence["days"] == 5
+    assert flag.evidence["run_days"] == 5
     assert flag.evidence["first_day"] == workdays[-5].isoformat()  # across the weekend
 
 
@@ -165,22 +152,6 @@ async def test_odd_hours_are_odd_against_the_persons_own_pattern(store: Store) -
     flag = found[0][0]
     assert flag.evidence["events"] == 12 and flag.evidence["hours"] == [23]
     assert flag.evidence["usual_hours"] == [10, 12]
-
-
-def decided(approver: str, applicant: str, count: int, tag: str) -> list[EventIn]:
-    return [
-        event(
-            f"approval:{tag}{i}:decided:{approver}",
-            "approval.decided",
-            approver,
-            at(END - timedelta(days=i), 11),
-            sp_no=f"{tag}{i}",
-            applicant=applicant,
-            decision="approved",
-            turnaround_hours=1.0,
-        )
-        for i in range(count)
-    ]
 
 
 async def test_pairs_who_only_approve_each_other(store: Store) -> None:

@@ -93,3 +93,36 @@ async def flags(store: Store) -> list[tuple[IntegrityFlag, str]]:
 
 def patterns_of(found: Iterable[tuple[IntegrityFlag, str]]) -> set[tuple[str, str, str]]:
     return {(userid, str(f.pattern), f.subject) for f, userid in found}
+
+
+def approvals(userid: str, day: date, count: int, on_time: bool = True) -> list[EventIn]:
+    """``count`` 报销 approvals submitted on ``day`` (approval-on-time: 4 reach its cap)."""
+    return [
+        event(
+            f"approval:{userid}:{day}:{i}:submitted",
+            "approval.submitted",
+            userid,
+            at(day, 9, i),
+            template="报销",
+            sp_no=f"{userid}{day}{i}",
+            on_time=on_time,
+        )
+        for i in range(count)
+    ]
+
+
+def decided(approver: str, applicant: str, count: int, tag: str, end: date = END) -> list[EventIn]:
+    """``approver`` decides ``count`` of ``applicant``'s approvals, one a day up to ``end``."""
+    return [
+        event(
+            f"approval:{tag}{i}:decided:{approver}",
+            "approval.decided",
+            approver,
+            at(end - timedelta(days=i), 11),
+            sp_no=f"{tag}{i}",
+            applicant=applicant,
+            decision="approved",
+            turnaround_hours=1.0,
+        )
+        for i in range(count)
+    ]

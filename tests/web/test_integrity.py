@@ -12,7 +12,7 @@ import httpx
 from points.db import utcnow
 from points.org.models import Role
 from tests.support.factories import csrf_from, login, make_token
-from tests.support.integrity import days_before, scan_at, send_all, shares
+from tests.support.integrity import approvals, days_before, decided, scan_at, send_all, shares
 from tests.support.org import Org
 from tests.support.services import Store
 
@@ -108,3 +108,29 @@ async def test_an_adjustment_opens_with_its_reason(
 async def test_a_head_is_refused_the_pages(client: httpx.AsyncClient, org: Org, pg: Store) -> None:
     await login(client, org.head.userid)
     assert (await client.get("/integrity")).status_code == 403
+
+
+async def test_every_kind_of_flag_has_a_working_page(
+    client: httpx.AsyncClient, org: Org, pg: Store
+) -> None:
+    today = utcnow().astimezone(pg.settings.zone).date()
+    workdays = [d for d in days_before(today, 14) if d.isoweekday() <= 5][-5:]
+    capper = [e for d in workdays for e in approvals("zhangsan", d, 5)]
+    pair = decided("zhangsan", "lisi", 6, "zl", today) + decided("lisi", "zhangsan", 6, "lz", today)
+    base = days_before(today - timedelta(days=7), 21)
+    owl = [e for d in base for e in shares("wangwu", d, 2, kind="app.entered", start_hour=10)]
+    owl += [
+        e
+        for d in days_before(today - timedelta(days=1), 6)
+        for e in shares("wangwu", d, 2, kind="app.entered", start_hour=23, hours=1)
+    ]
+    await send_all(pg, capper + pair + owl)
+    await _flag_the_colleague(pg)
+    await login(client, org.hr.userid)
+    api = await client.get("/api/v1/integrity/flags", headers=await _bearer(pg, Role.hr))
+    items = api.json()["items"]
+    assert {i["pattern"] for i in items} == {"cap_streak", "burst", "odd_hours", "mutual_approvals"}
+    for item in items:
+        page = await client.get(item["events_url"].split("#")[0])
+        assert page.status_code == 200, item
+        assert 'id="events"' in page.text and "events-empty" not in page.text
