@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from points.dashboards.pilots import create_pilot
+from points.integrity.models import IntegrityFlag, Pattern
 from points.org.models import Role
 from points.rulesets.service import ensure_active
 from tests.support.factories import login, make_token
@@ -61,6 +62,23 @@ async def test_every_page_renders_in_both_languages(
             start_on=date.today(),
         )
         token = await make_token(session, Role.employee, org.employee.userid)
+        flag = IntegrityFlag(
+            employee_id=org.employee.id,
+            pattern=Pattern.burst,
+            subject="app.entered",
+            evidence={
+                "type": "app.entered",
+                "peak": 60,
+                "median": 2,
+                "mad": 0,
+                "threshold": 30,
+                "days": [{"day": date.today().isoformat(), "count": 60}],
+            },
+            severity=60,
+            since=date.today(),
+            last_seen=date.today(),
+        )
+        session.add(flag)
         await session.commit()
     asked = await client.post(
         "/api/v1/redemptions",
@@ -83,6 +101,7 @@ async def test_every_page_renders_in_both_languages(
         "/rules/versions/{id:int}": version.id,
         "/rules/versions/{id:int}/activate": version.id,
         "/dashboard/pilots/{pilot_id:int}": pilot.id,
+        "/integrity/{id:int}": flag.id,
     }
     problems = []
     rendered = 0
