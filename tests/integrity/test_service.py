@@ -36,7 +36,7 @@ async def test_the_demo_population_is_never_flagged(pg: Store) -> None:
     summary = await scan_at(pg, utcnow().astimezone(pg.settings.zone).date())
 
     assert summary.found == 0, await flags(pg)
-    assert time.perf_counter() - started < 10
+    assert time.perf_counter() - started < 30  # generous: test machines are shared
 
 
 def visits(userid: str, peak: int) -> list[EventIn]:
