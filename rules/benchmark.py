@@ -47,7 +47,7 @@ _DEPARTMENTS = (
     ("技术部", "6", "总公司", "1"),
 )
 _ID_ATTRIBUTES = frozenset(
-    {"sp_no", "doc_id", "meeting_id", "customer_id", "group_id", "announcement_id", "course_id"}
+    {"sp_no", "doc_id", "meeting_id", "external_userid", "group_id", "announcement_id", "course_id"}
 )
 
 
@@ -213,6 +213,8 @@ def _default_checks() -> dict[str, Check | None]:
         "checkin-streak-5": lambda a: a["on_time"],
         "customer-tagged": lambda a: a["tag_count"] >= 1,
         "customer-added": None,
+        "customer-conversations": lambda a: a["chat_cnt"] >= 3,
+        "meeting-attended": None,
         "onboarding-training": lambda a: a["category"] == "入职" and a["passed"],
         "approver-turnaround": lambda a: a["turnaround_hours"] <= 4,
     }

@@ -156,3 +156,22 @@ def test_the_layout_names_every_part_of_the_tree() -> None:
             or (ROOT / name).is_dir()
         )
         assert exists, f"Layout names `{name}`, which is not in the tree"
+
+
+# ------------------------------------------------------------------ activity sources
+
+
+def test_the_activity_source_table_is_the_catalogue() -> None:
+    from rules.catalog import BUILTIN_EVENT_TYPES, SOURCE_KINDS
+
+    expected = [
+        [
+            f"{t.title_en} ({t.title_zh})",
+            f"`{t.name}`",
+            ", ".join(SOURCE_KINDS[s][1] for s in t.origin.sources),
+            t.origin.permission_en,
+            t.origin.frequency_en,
+        ]
+        for t in BUILTIN_EVENT_TYPES.values()
+    ]
+    assert _rows_of("Activity sources") == expected, "README activity sources vs rules/catalog.py"

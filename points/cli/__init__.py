@@ -443,10 +443,12 @@ def rules_activate(
 
 
 def _add_wecom() -> None:
+    from points.cli.events import events
     from points.cli.integrity import integrity
     from points.cli.ops import backup, jobs, restore
     from points.cli.wecom import wecom
 
+    main.add_command(events)
     main.add_command(wecom)
     main.add_command(jobs)
     main.add_command(backup)

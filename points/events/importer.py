@@ -12,6 +12,7 @@ from typing import Any
 from points.db import Database
 from points.events.service import MAX_BATCH, ingest_payloads
 from points.jobs import JobQueue, commit
+from rules.catalog import BUILTIN_EVENT_TYPES, parse_text
 
 CORE_COLUMNS = ("external_id", "type", "actor", "occurred_at")
 
@@ -54,10 +55,18 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
                 except json.JSONDecodeError:
                     yield number, "attributes is not a JSON object"
                     continue
-            # Extra columns become attributes: "true"/"false" and numbers keep their type.
-            for key, value in record.items():
-                if key and value not in (None, ""):
-                    attributes[key] = _typed(value)
+            # Extra columns become attributes, typed as the catalogue says (ids keep
+            # their leading zeros); others: "true"/"false" and numbers keep their type.
+            known = BUILTIN_EVENT_TYPES.get(str(item.get("type") or ""))
+            kinds = known.attributes if known is not None else {}
+            try:
+                for key, value in record.items():
+                    if key and value not in (None, ""):
+                        kind = kinds.get(key)
+                        attributes[key] = _typed(value) if kind is None else parse_text(kind, value)
+            except ValueError as exc:
+                yield number, f"attributes.{key}: {exc}"
+                continue
             item["attributes"] = attributes
             yield number, item
 

@@ -26,6 +26,7 @@ from points.i18n import _
 from points.jobs import enqueue_after_commit
 from points.org.models import Employee
 from points.pg import driver
+from rules.catalog import conform
 
 SCORE_JOB = "score_events"
 MAX_BATCH = 1000
@@ -296,6 +297,16 @@ async def ingest_payloads(
                 "external_id": event.external_id,
                 "status": "invalid",
                 "error": f"occurred_at: {exc}",
+            }
+            continue
+        try:
+            # The catalogue's attribute types: "on_time": "yes" would never match a rule.
+            event.attributes = conform(event.type, event.attributes)
+        except ValueError as exc:
+            results[index] = {
+                "external_id": event.external_id,
+                "status": "invalid",
+                "error": str(exc),
             }
             continue
         if submitter_userid is not None and event.actor == submitter_userid:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from points.events.schemas import EventIn
+from rules.catalog import conform
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -60,13 +61,17 @@ def make_event(
     occurred_at: datetime,
     attributes: dict[str, Any],
 ) -> EventIn:
-    """A normalized event (the one shape every WeCom mapping produces)."""
+    """A normalized event (the one shape every WeCom mapping produces).
+
+    The attributes must be the catalogue's (:mod:`rules.catalog`): a mapping that sends
+    an attribute no rule could use, or a value of the wrong type, raises ValueError.
+    """
     return EventIn(
         external_id=external_id,
         type=type_,
         actor=actor,
         occurred_at=occurred_at,
-        attributes=attributes,
+        attributes=conform(type_, attributes, strict=True),
     )
 
 

@@ -158,3 +158,43 @@ async def test_import_reports_errors_by_line_and_imports_the_rest(
     assert "created 1" in second.output
     assert "created 0, duplicate 1" in again.output
     assert await _available(pg, zhang) == 5 + 3  # approval +5, shared document +3
+
+
+async def test_attributes_are_checked_against_the_catalogue(
+    pg: Store, app: Starlette, client: httpx.AsyncClient, zhang: int, tmp_path: Path
+) -> None:
+    async with pg.db.session() as session:
+        token = await make_token(session, Role.hr)
+        await session.commit()
+    wrong = {**APPROVAL, "external_id": "x:2", "attributes": {"sp_no": "1", "on_time": "yes"}}
+    numeric = {**APPROVAL, "external_id": "x:3", "attributes": {"sp_no": 42, "on_time": True}}
+    response = await client.post(
+        "/api/v1/events", headers={"Authorization": f"Bearer {token}"}, json=[wrong, numeric]
+    )
+    results = response.json()["results"]
+    assert results[0]["status"] == "invalid"
+    assert results[0]["error"] == "attributes.on_time: expected true or false, got 'yes'"
+    assert results[1]["status"] == "created"
+    csv_file = tmp_path / "approvals.csv"
+    csv_file.write_text(
+        "external_id,type,actor,occurred_at,sp_no,on_time,template\n"
+        "a:1,approval.submitted,zhangsan,2026-11-24T10:00:00+08:00,007,true,报销\n"
+        "a:2,approval.submitted,zhangsan,2026-11-24T10:00:00+08:00,008,maybe,报销\n",
+        encoding="utf-8",
+    )
+    from points.events.importer import import_file
+
+    report = await import_file(pg.db, InlineQueue(pg.settings, pg.db), csv_file)
+    assert report.created == 1 and report.invalid == 1
+    assert report.errors == [
+        "line 3: invalid: attributes.on_time: expected true or false, got 'maybe'"
+    ]
+    async with pg.db.session() as session:
+        stored = (
+            await session.exec(select(ActivityEvent).where(ActivityEvent.external_id == "a:1"))
+        ).one()
+        numbered = (
+            await session.exec(select(ActivityEvent).where(ActivityEvent.external_id == "x:3"))
+        ).one()
+    assert stored.attributes["sp_no"] == "007"  # an id keeps its leading zeros
+    assert numbered.attributes["sp_no"] == "42"

@@ -71,7 +71,7 @@ def _event_for(kind: str, actor: str, minutes: int, n: int) -> EventIn:
     elif kind == "meeting.started":
         attributes = {"meeting_id": f"m{n}", "attendees": 3}
     else:
-        attributes = {"customer_id": f"wm{n % 4}"}
+        attributes = {"external_userid": f"wm{n % 4}"}
     return EventIn(
         external_id=f"{kind}:{n}", type=kind, actor=actor, occurred_at=when, attributes=attributes
     )

@@ -302,7 +302,7 @@ def workload(userids: Sequence[str], count: int, start: datetime | None = None) 
                     type="customer.added",
                     actor=actor,
                     occurred_at=when,
-                    attributes={"customer_id": f"wm{n}"},
+                    attributes={"external_userid": f"wm{n}"},
                 )
             )
     return events

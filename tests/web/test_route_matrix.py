@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/rules/try"): "hr",
     ("POST", "/rules/try"): "hr",
     ("GET", "/rules/simulate"): "hr",
+    ("GET", "/rules/sources"): "hr",
     ("GET", "/rules/approval-deadlines"): "hr",
     ("POST", "/rules/approval-deadlines"): "hr",
     ("GET", "/admin"): "admin",

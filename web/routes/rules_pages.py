@@ -11,13 +11,14 @@ from starlette.routing import Route
 
 from points.auth.permissions import Permission
 from points.errors import InvalidInput
-from points.i18n import _
+from points.i18n import _, current_locale
 from points.org.models import Employee
 from points.rulesets import service
 from points.rulesets.models import RuleVersion, VersionStatus
 from points.workbench import service as workbench
 from points.workbench.simulation import simulate_stored, window_for
 from rules import SimulationReport, parse_ruleset
+from rules.catalog import BUILTIN_EVENT_TYPES, SOURCE_KINDS
 from rules.loader import DEFAULT_RULES_PATH
 from web.forms import int_param
 from web.security import Ctx, page
@@ -329,6 +330,18 @@ async def activate(ctx: Ctx) -> Response:
     )
 
 
+@page(Permission.manage_rules)
+async def sources(ctx: Ctx) -> Response:
+    """Where each activity comes from: the event catalogue, for HR."""
+    return render(
+        ctx.request,
+        "rules/sources.html",
+        types=list(BUILTIN_EVENT_TYPES.values()),
+        source_kinds=SOURCE_KINDS,
+        english=current_locale.get() == "en",
+    )
+
+
 def _form_date(raw: str, required: bool = True) -> date | None:
     if not raw:
         if required:
@@ -351,4 +364,5 @@ routes = [
     Route("/rules/diff", diff),
     Route("/rules/try", try_it, methods=["GET", "POST"]),
     Route("/rules/simulate", simulate),
+    Route("/rules/sources", sources),
 ]

@@ -92,9 +92,9 @@ def _attributes(kind: str, n: int, rng: random.Random) -> dict[str, Any]:
     if kind == "meeting.started":
         return {"meeting_id": f"m{n}", "attendees": rng.randint(1, 8)}
     if kind == "customer.added":
-        return {"customer_id": f"wm{n}"}
+        return {"external_userid": f"wm{n}"}
     if kind == "customer.tagged":
-        return {"customer_id": f"wm{n}", "tag_count": 1}
+        return {"external_userid": f"wm{n}", "tag_count": 1}
     if kind == "doc.created":
         return {"doc_id": f"d{n}"}
     return {"sp_no": f"SP{n}", "turnaround_hours": rng.randint(1, 8)}

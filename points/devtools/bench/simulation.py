@@ -52,9 +52,9 @@ def _event(rng: random.Random, serial: int) -> tuple[str, dict[str, Any]]:
     if kind < 0.85:
         return "checkin.recorded", {"on_time": rng.random() < 0.9}
     if kind < 0.92:
-        return "customer.tagged", {"customer_id": f"c{rng.randrange(20_000)}", "tag_count": 1}
+        return "customer.tagged", {"external_userid": f"wm{rng.randrange(20_000)}", "tag_count": 1}
     if kind < 0.96:
-        return "customer.added", {"customer_id": f"c{serial}"}
+        return "customer.added", {"external_userid": f"wm{serial}"}
     return "approval.decided", {"sp_no": f"sp{serial}", "turnaround_hours": rng.random() * 10}
 
 

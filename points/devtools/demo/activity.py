@@ -221,7 +221,7 @@ def generate(
                     "customer.added",
                     f"customer:c{serial}:added",
                     _at(day, rng, zone),
-                    customer_id=f"c{serial}",
+                    external_userid=f"wmdemo{serial}",
                     customer_name=customer,
                     source="名片",
                 )
@@ -231,7 +231,7 @@ def generate(
                         "customer.tagged",
                         f"customer:c{serial}:tagged",
                         _at(day, rng, zone),
-                        customer_id=f"c{serial}",
+                        external_userid=f"wmdemo{serial}",
                         customer_name=customer,
                         tags=tags,
                         tag_count=len(tags),
