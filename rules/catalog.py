@@ -463,6 +463,10 @@ _KIND_WORDS = {
 }
 
 
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -488,7 +492,7 @@ def coerce_value(kind: AttributeType, value: Any) -> Any:
     elif kind == "bool":
         ok = isinstance(value, bool)
     else:
-        item_ok = (lambda v: isinstance(v, str)) if kind == "list[str]" else _is_int
+        item_ok = _is_str if kind == "list[str]" else _is_int
         ok = isinstance(value, list | tuple) and all(item_ok(v) for v in value)
         if ok:
             return list(value)
