@@ -28,7 +28,7 @@ def wecom() -> None:
     "--connector",
     "names",
     multiple=True,
-    type=click.Choice(["approvals", "checkins", "contacts", "behavior"]),
+    type=click.Choice(["approvals", "checkins", "contacts", "behavior", "meetings"]),
     help="run only this connector (repeatable); default: all, contacts first",
 )
 def pull(names: tuple[str, ...]) -> None:
@@ -46,7 +46,7 @@ def pull(names: tuple[str, ...]) -> None:
             "WeCom is not configured: set POINTS_WECOM_ENABLED=true, POINTS_WECOM_CORP_ID "
             "and POINTS_WECOM_SECRET."
         )
-    chosen = list(names) or ["contacts", "approvals", "checkins", "behavior"]
+    chosen = list(names) or ["contacts", "approvals", "checkins", "behavior", "meetings"]
 
     async def run() -> list[tuple[str, Any]]:
         db = Database(settings)

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from points.wecom.crypto import CallbackCrypto, SealedCallback
-from points.wecom.samples import approval_detail, date_control, vacation_control
+from points.wecom.samples import approval_detail, date_control, meeting_info, vacation_control
 
 __all__ = ["FakeWeCom", "deliver_callback", "serve_in_thread"]
 
@@ -70,6 +70,8 @@ class FakeWeCom:
     behavior: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     external_contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Meetings booked through the app, by meetingid, as ``meeting/get_info`` answers.
+    meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
     oauth_codes: dict[str, str] = field(default_factory=dict)
     page_size: int = 2
     token_ttl: int = 7200
@@ -234,6 +236,13 @@ class FakeWeCom:
             ]
             for uid in ("wangwu", "zhaoliu")
         }
+        fake.meetings = {
+            "demo-weekly": meeting_info(
+                "zhangsan",
+                now - day,
+                members=[("zhangsan", now - day, 1800), ("lisi", now - day + 60, 1700)],
+            )
+        }
         fake.oauth_codes = {"code-zhangsan": "zhangsan"}
         return fake
 
@@ -250,6 +259,8 @@ class FakeWeCom:
             "/cgi-bin/externalcontact/get_user_behavior_data": ("POST", self._behavior_data),
             "/cgi-bin/externalcontact/get": ("GET", self._external_contact),
             "/cgi-bin/externalcontact/groupchat/get": ("POST", self._group_chat),
+            "/cgi-bin/meeting/get_user_meetingid": ("POST", self._meeting_ids),
+            "/cgi-bin/meeting/get_info": ("POST", self._meeting_info),
             "/cgi-bin/message/send": ("POST", self._send_message),
             "/cgi-bin/auth/getuserinfo": ("GET", self._user_info),
         }
@@ -442,6 +453,36 @@ class FakeWeCom:
         if chat is None:
             return _error(701008, "chat not found")
         return _ok(group_chat=chat)
+
+    async def _meeting_ids(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        begin, end = int(body.get("begin_time", 0)), int(body.get("end_time", 0))
+        if end < begin or end - begin > 180 * 86400:
+            return _error(40058, "invalid time range: at most 180 days")
+        userid = str(body.get("userid", ""))
+
+        def involved(info: dict[str, Any]) -> bool:
+            members = (info.get("attendees") or {}).get("member") or []
+            return info.get("creator_userid") == userid or any(
+                m.get("userid") == userid for m in members
+            )
+
+        # Past meetings inside the window; meetings not started yet from begin_time on.
+        ids = sorted(
+            (i["meeting_start"], key)
+            for key, i in self.meetings.items()
+            if involved(i)
+            and begin <= i["meeting_start"]
+            and (i["meeting_start"] <= end or i.get("status") == 1)
+        )
+        cursor = str(body.get("cursor", ""))
+        page, following = self._page([k for _s, k in ids], cursor, int(body.get("limit", 100)))
+        return _ok(next_cursor=following, meetingid_list=page)
+
+    async def _meeting_info(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        info = self.meetings.get(str(body.get("meetingid", "")))
+        if info is None:
+            return _error(40058, "invalid meetingid")
+        return _ok(**info)
 
     async def _send_message(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         if str(body.get("agentid", "")) != str(self.agent_id):

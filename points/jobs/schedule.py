@@ -15,6 +15,7 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("wecom_sync_contacts", {"hour": 1, "minute": 30}),
     ("wecom_pull_checkins", {"hour": 2, "minute": 10}),
     ("wecom_pull_behavior", {"hour": 3, "minute": 10}),
+    ("wecom_pull_meetings", {"hour": 3, "minute": 25}),
     ("wecom_daily_digest", {"hour": 20, "minute": 0}),
     # Boards of a week or month that just closed are published as they stood.
     ("freeze_closed_boards", {"minute": {5}}),

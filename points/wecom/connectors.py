@@ -28,16 +28,17 @@ from points.settings import Settings
 from points.wecom.models import ConnectorState, QuarantinedRecord
 
 #: Pull connectors, in the order the admin page lists them.
-CONNECTORS = ("approvals", "checkins", "contacts", "behavior")
+CONNECTORS = ("approvals", "checkins", "contacts", "behavior", "meetings")
 #: Connectors whose progress is a time window (lag = now - window_end); contacts is a
 #: full sync (lag = now - last success).
-WINDOWED = frozenset({"approvals", "checkins", "behavior"})
+WINDOWED = frozenset({"approvals", "checkins", "behavior", "meetings"})
 #: How close to now a window may end. WeCom makes some records visible a little late;
 #: a run that finds nothing must not declare the newest minutes done.
 SAFETY_MARGIN = {
     "approvals": timedelta(minutes=10),
     "checkins": timedelta(minutes=30),
     "behavior": timedelta(hours=2),
+    "meetings": timedelta(hours=1),
     "contacts": timedelta(0),
 }
 #: The pause after a rate-limit answer: 2, 4, 8 … minutes, at most an hour (WeCom's

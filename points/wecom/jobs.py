@@ -21,7 +21,7 @@ from points.db import utcnow
 from points.events.schemas import EventIn
 from points.events.service import MAX_BATCH, ingest
 from points.jobs import InlineQueue, JobContext, commit, job, job_function
-from points.wecom import runs
+from points.wecom import meetings, runs
 from points.wecom.callback import detail_request_from_dict
 from points.wecom.client import WeComClient, WeComError
 from points.wecom.config import (
@@ -53,6 +53,7 @@ CONNECTOR_JOBS = {
     "checkins": "wecom_pull_checkins",
     "contacts": "wecom_sync_contacts",
     "behavior": "wecom_pull_behavior",
+    "meetings": "wecom_pull_meetings",
 }
 
 Work = Callable[[WeComClient, ConnectorState, datetime], Awaitable[dict[str, Any] | None]]
@@ -258,7 +259,7 @@ async def sync_contacts_job(ctx: JobContext) -> dict[str, Any]:
 
 @job(CONNECTOR_JOBS["behavior"])
 async def pull_behavior_job(ctx: JobContext) -> dict[str, Any]:
-    """Per-person daily customer-contact figures for the dashboards (no points)."""
+    """Per-person daily customer-contact figures, and an event per day with activity."""
 
     async def work(
         client: WeComClient, state: ConnectorState, now: datetime
@@ -266,6 +267,18 @@ async def pull_behavior_job(ctx: JobContext) -> dict[str, Any]:
         return await runs.pull_behavior(ctx, client, state, now)
 
     return await run_connector(ctx, "behavior", work)
+
+
+@job(CONNECTOR_JOBS["meetings"])
+async def pull_meetings_job(ctx: JobContext) -> dict[str, Any]:
+    """Meetings booked through this app that ended: organisers and attendees (nightly)."""
+
+    async def work(
+        client: WeComClient, state: ConnectorState, now: datetime
+    ) -> dict[str, Any] | None:
+        return await meetings.pull_meetings(ctx, client, state, now)
+
+    return await run_connector(ctx, "meetings", work)
 
 
 # -- app messages -------------------------------------------------------------------------

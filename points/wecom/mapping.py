@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, tzinfo
 from typing import Any, Literal
 
 from points.events.schemas import EventIn
@@ -54,6 +54,7 @@ __all__ = [
     "FormControl",
     "OnTimeRule",
     "approval_events",
+    "behavior_events",
     "checkin_events",
     "customer_group_created_event",
     "customer_tagged_event",
@@ -156,6 +157,53 @@ def customer_group_created_event(chat_id: str, owner: str, occurred_at: datetime
         occurred_at,
         {"chat_id": chat_id},
     )
+
+
+def behavior_events(rows: Iterable[Mapping[str, Any]], items: Any, zone: tzinfo) -> list[EventIn]:
+    """``customer.contact_day`` for each stored behaviour day with customer activity.
+
+    ``rows`` are the ``wecom_behavior_day`` rows (counts cleaned), ``items`` WeCom's
+    ``behavior_data`` for the same person (for the reply figures). The event is dated
+    at noon of the day it describes (WeCom's figures carry no time of day) and keyed
+    ``customer_day:{userid}:{day}``, so a re-pull of the day is a duplicate.
+    """
+    replies: dict[int, Mapping[str, Any]] = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping):
+            replies[as_int(item.get("stat_time"))] = item
+    events: list[EventIn] = []
+    for row in rows:
+        counts = {key: int(row[key]) for key in _BEHAVIOR_COUNTS}
+        if not any(counts[key] for key in _BEHAVIOR_ACTIVE):
+            continue
+        day: date = row["day"]
+        noon = datetime.combine(day, time(12), zone)
+        extra: dict[str, Any] = {}
+        item = replies.get(int(datetime.combine(day, time(0), zone).timestamp()), {})
+        if isinstance(item.get("reply_percentage"), int | float):
+            extra["reply_percentage"] = float(item["reply_percentage"])
+        if as_int(item.get("avg_reply_time"), -1) >= 0:
+            extra["avg_reply_time"] = as_int(item.get("avg_reply_time"))
+        events.append(
+            make_event(
+                f"customer_day:{row['userid']}:{day.isoformat()}",
+                "customer.contact_day",
+                str(row["userid"]),
+                noon,
+                {**counts, **extra},
+            )
+        )
+    return events
+
+
+_BEHAVIOR_COUNTS = (
+    "chat_cnt",
+    "message_cnt",
+    "new_apply_cnt",
+    "new_contact_cnt",
+    "negative_feedback_cnt",
+)
+_BEHAVIOR_ACTIVE = ("chat_cnt", "message_cnt", "new_apply_cnt", "new_contact_cnt")
 
 
 # -- callbacks ----------------------------------------------------------------

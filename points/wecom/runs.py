@@ -32,7 +32,7 @@ from points.wecom.config import SOURCE
 from points.wecom.connectors import SAFETY_MARGIN, quarantine, save_progress
 from points.wecom.errors import RepeatedCursor, WeComError
 from points.wecom.fields import Rejected
-from points.wecom.mapping import sort_checkins
+from points.wecom.mapping import behavior_events, sort_checkins
 from points.wecom.models import BehaviorDay, ConnectorState
 from points.wecom.policy import load_policy
 
@@ -75,7 +75,7 @@ class Tally:
         return data
 
 
-async def _store(
+async def store_chunk(
     ctx: JobContext,
     name: str,
     tally: Tally,
@@ -197,10 +197,10 @@ async def _approval_chunk(
     except RepeatedCursor:
         # The cursor WeCom repeated is not worth resuming from: list the chunk afresh.
         cursor, cursors = "", []
-        await _store(ctx, "approvals", tally, position=where())
+        await store_chunk(ctx, "approvals", tally, position=where())
         raise
     except WeComError:
-        await _store(ctx, "approvals", tally, position=where())
+        await store_chunk(ctx, "approvals", tally, position=where())
         raise
     events: list[EventIn] = []
     rejected: list[Rejected] = []
@@ -211,7 +211,7 @@ async def _approval_chunk(
             detail = await client.get_approval_detail(sp_no)
         except WeComError as exc:
             if exc.stops_the_run:
-                await _store(
+                await store_chunk(
                     ctx, "approvals", tally, events=events, rejected=rejected, position=where()
                 )
                 raise
@@ -231,12 +231,12 @@ async def _approval_chunk(
                 rejected.append(Rejected(detail, _reason(exc)))
         pending.pop(0)
         if len(events) + len(rejected) >= DETAILS_PER_SAVE:
-            await _store(
+            await store_chunk(
                 ctx, "approvals", tally, events=events, rejected=rejected, position=where()
             )
             events, rejected = [], []
     tally.chunks += 1
-    await _store(
+    await store_chunk(
         ctx,
         "approvals",
         tally,
@@ -315,7 +315,7 @@ async def pull_checkins(
             checked = sort_checkins(records, earliest=earliest)
             following = todo[start + MAX_USERS_PER_CALL : start + MAX_USERS_PER_CALL + 1]
             position = {"lo": lo, "hi": hi, "next_user": following[0]} if following else {}
-            await _store(
+            await store_chunk(
                 ctx,
                 name,
                 tally,
@@ -331,7 +331,9 @@ async def pull_checkins(
 async def pull_behavior(
     ctx: JobContext, client: WeComClient, state: ConnectorState, now: datetime
 ) -> dict[str, Any] | None:
-    """Per-person daily customer-contact figures for every day not stored yet."""
+    """Per-person daily customer-contact figures for every day not stored yet: kept
+    for the dashboards and, for days with customer activity, a ``customer.contact_day``
+    event (scored like any other, keyed per person and day)."""
     name = "behavior"
     chunks, next_user = _resume(state, day_chunks(ctx, state, now, SAFETY_MARGIN[name]))
     userids = await active_userids(ctx)
@@ -351,9 +353,13 @@ async def pull_behavior(
                     raise
                 failures[userid] = f"errcode {exc.errcode}"  # e.g. no customer-contact licence
                 data = {}
-            rows, rejected = _behavior_rows(ctx, userid, data.get(userid, []), earliest)
+            items = data.get(userid, [])
+            rows, rejected = _behavior_rows(ctx, userid, items, earliest)
+            events = behavior_events(rows, items, ctx.settings.zone)
             following = todo[index + 1 : index + 2]
             async with ctx.db.session() as session:
+                for stored in await ingest(session, SOURCE, events):
+                    setattr(tally, stored.status, getattr(tally, stored.status) + 1)
                 for row in rows:
                     stmt = insert_for(session, BehaviorDay).values(**row)
                     stmt = stmt.on_conflict_do_update(
@@ -368,8 +374,9 @@ async def pull_behavior(
                     window_end=None if following else _at(hi, ctx),
                     position={"lo": lo, "hi": hi, "next_user": following[0]} if following else {},
                 )
-                await session.commit()
+                await commit(session, ctx.queue)  # scoring follows the commit
             tally.rows += len(rows)
+            tally.events += len(events)
         tally.chunks += 1
     result = tally.to_dict()
     result["failures"] = dict(list(failures.items())[:20])

@@ -218,3 +218,49 @@ def contact_change_message(
     fields["ChangeType"] = change_type
     fields.update(extra)
     return build_xml(fields)
+
+
+def meeting_info(
+    creator: str,
+    start: int,
+    *,
+    title: str = "周例会",
+    duration: int = 1800,
+    status: int = 3,
+    members: Sequence[tuple[str, int, int]] = (),
+    guests: Sequence[tuple[str, int, int]] = (),
+) -> dict[str, Any]:
+    """A ``meeting/get_info`` answer as WeCom documents it (without errcode).
+
+    ``members``/``guests``: (userid or tmp_external_userid, first_join_time,
+    cumulative_time seconds); a first join of 0 means they never joined.
+    ``status``: 1 not started, 2 in progress, 3 ended, 4 cancelled, 5 expired.
+    """
+
+    def attendee(key: str, who: str, joined: int, seconds: int) -> dict[str, Any]:
+        return {
+            key: who,
+            "status": 1 if joined else 2,
+            "first_join_time": joined,
+            "last_quit_time": joined + seconds if joined else 0,
+            "total_join_count": 1 if joined else 0,
+            "cumulative_time": seconds,
+        }
+
+    return {
+        "creator_userid": creator,
+        "title": title,
+        "meeting_start": start,
+        "meeting_duration": duration,
+        "description": "",
+        "location": "",
+        "main_department": 1,
+        "status": status,
+        "meeting_type": 0,
+        "attendees": {
+            "member": [attendee("userid", *m) for m in members],
+            "tmp_external_user": [attendee("tmp_external_userid", *g) for g in guests],
+        },
+        "settings": {"remind_scope": 1, "need_password": False, "allow_enter_before_host": True},
+        "reminders": {"is_repeat": 0},
+    }
