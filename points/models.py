@@ -19,6 +19,8 @@ from points.ledger.models import (
     LedgerTransaction,
     PeriodScore,
     RuleCapUsage,
+    RuleProgress,
+    RuleProgressContribution,
     RuleStreak,
 )
 from points.levels.models import Level
@@ -71,6 +73,8 @@ __all__ = [
     "RewardGoal",
     "RoleAssignment",
     "RuleCapUsage",
+    "RuleProgress",
+    "RuleProgressContribution",
     "RuleStreak",
     "RuleVersion",
     "SiteText",

@@ -255,7 +255,7 @@ def _engine(events: list[Event], ruleset: CompiledRuleset, tz: Any) -> tuple[int
     for event in events:
         past = history.of(event.actor)
         outcome = score_event(ruleset, event, past, tz)
-        if outcome.awards or outcome.streaks:
+        if outcome.awards or outcome.streaks or outcome.progress:
             past.record(outcome)
             for award in outcome.awards:
                 total += award.points

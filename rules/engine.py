@@ -19,7 +19,7 @@ the sum of this event's positive awards.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -72,6 +72,9 @@ class CompiledRule:
     source: Rule
     scoped: bool = False  # has a date window, exclusions or departments
     unlimited: bool = False  # a plain points rule: no history check can stop it
+    # Kinds with per-person progress (rules.progress): is an award with this
+    # once_value still deserved by this state? None: awards go with their event.
+    keeps: Callable[[Mapping[str, Any], str | None], bool] | None = None
 
     def __post_init__(self) -> None:
         self.scoped = bool(self.valid_from or self.valid_until or self.exclude or self.departments)
@@ -563,6 +566,6 @@ def score_and_record(
     """Evaluate ``event`` and record the outcome in ``history`` (simulation, tests)."""
     past = history.of(event.actor)
     outcome = score_event(ruleset, event, past, tz)
-    if outcome.awards or outcome.streaks:
+    if outcome.awards or outcome.streaks or outcome.progress:
         past.record(outcome)
     return outcome.awards

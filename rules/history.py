@@ -17,6 +17,11 @@ field                  filled from
 ``streaks``            :class:`StreakState` per streak rule id; it changes on every
                        matching event, not only on awards, so the scorer stores the
                        ``Outcome.streaks`` it gets back (a small table or JSON column)
+``progress``           a JSON-able state per rule id for kinds that count towards
+                       something (milestone counts, challenge goals); the scorer
+                       stores the ``Outcome.progress`` it gets back, and what each
+                       event added (see :mod:`rules.progress`) so a revoked event's
+                       contribution can be taken out again
 =====================  ==========================================================
 
 Entries that were reversed should be left out (or netted) by the caller; the
@@ -26,6 +31,7 @@ engine counts whatever it is given.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -51,6 +57,9 @@ class ActorHistory:
     once_values: dict[str, set[str]] = field(default_factory=dict)
     rules_awarded: set[str] = field(default_factory=set)
     streaks: dict[str, StreakState] = field(default_factory=dict)
+    # Rule id → JSON-able state. The engine never changes a state in place: a new
+    # state is a new dict, so states may be shared between histories and outcomes.
+    progress: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def record_award(self, award: Award) -> None:
         """Remember one award (what writing its ledger entry means for history)."""
@@ -70,11 +79,13 @@ class ActorHistory:
         self.rules_awarded.add(rule_id)
 
     def record(self, outcome: Outcome | Iterable[Award]) -> None:
-        """Remember an evaluation's awards and, for an :class:`Outcome`, streak progress."""
+        """Remember an evaluation's awards and, for an :class:`Outcome`, its progress."""
         if isinstance(outcome, Outcome):
             awards: Iterable[Award] = outcome.awards
             for rule_id, state in outcome.streaks:
                 self.streaks[rule_id] = StreakState(state.last_period, state.length)
+            for rule_id, changed in outcome.progress:
+                self.progress[rule_id] = changed
         else:
             awards = outcome
         # record_award inlined: this runs once per award in simulations of millions.
@@ -103,6 +114,7 @@ class ActorHistory:
             once_values={k: set(v) for k, v in self.once_values.items()},
             rules_awarded=set(self.rules_awarded),
             streaks={k: StreakState(v.last_period, v.length) for k, v in self.streaks.items()},
+            progress=deepcopy(self.progress),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,15 +128,25 @@ class ActorHistory:
                 k: {"last_period": v.last_period, "length": v.length}
                 for k, v in sorted(self.streaks.items())
             },
+            "progress": {k: deepcopy(v) for k, v in sorted(self.progress.items())},
         }
 
 
 @dataclass(slots=True)
 class Outcome:
-    """Everything one evaluation produced: awards, and streak progress to keep."""
+    """Everything one evaluation produced: awards, and progress to keep.
+
+    ``progress`` lists the rule states this event changed (rule id, new state).
+    """
 
     awards: list[Award]
     streaks: list[tuple[str, StreakState]]
+    progress: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether recording this outcome changes the history at all."""
+        return bool(self.awards or self.streaks or self.progress)
 
 
 class InMemoryHistory:
@@ -171,8 +193,10 @@ class LedgerFact(Protocol):
 def history_from_ledger(
     entries: Iterable[LedgerFact],
     streaks: Mapping[str, StreakState] | None = None,
+    progress: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ActorHistory:
-    """Build one person's history from their ledger entries and stored streak states.
+    """Build one person's history from their ledger entries and stored streak and
+    progress states.
 
     Feed the entries of the current quarter at least (the longest cap period) plus,
     for ``once_per`` and ``first_time``, older entries of rules that use them.
@@ -191,4 +215,6 @@ def history_from_ledger(
         history.rules_awarded.add(rule_id)
     for rule_id, state in (streaks or {}).items():
         history.streaks[rule_id] = StreakState(state.last_period, state.length)
+    for rule_id, saved in (progress or {}).items():
+        history.progress[rule_id] = deepcopy(dict(saved))
     return history

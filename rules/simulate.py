@@ -136,12 +136,12 @@ def simulate(
         actor = event.actor
         past = history_active.of(actor)
         outcome = score_event(active, event, past, zone)
-        if outcome.awards or outcome.streaks:
+        if outcome.awards or outcome.streaks or outcome.progress:
             past.record(outcome)
         active_awards = outcome.awards
         past = history_candidate.of(actor)
         outcome = score_event(candidate, event, past, zone)
-        if outcome.awards or outcome.streaks:
+        if outcome.awards or outcome.streaks or outcome.progress:
             past.record(outcome)
         candidate_awards = outcome.awards
         if not active_awards and not candidate_awards:

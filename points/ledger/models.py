@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # Scores are kept per period of the company calendar (re-exported for older imports).
@@ -189,3 +190,27 @@ class RuleStreak(SQLModel, table=True):
     rule_id: str = Field(max_length=80)
     last_period: int
     length: int
+
+
+class RuleProgress(SQLModel, table=True):
+    """A rule's JSON state per person (milestone counts, challenge goals).
+
+    The engine's ``ActorHistory.progress``: it moves on every matching event.
+    """
+
+    __tablename__ = "rule_progress"
+
+    employee_id: int = Field(foreign_key="employee.id", primary_key=True)
+    rule_id: str = Field(max_length=80, primary_key=True)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RuleProgressContribution(SQLModel, table=True):
+    """What one event added to a person's rule state: taken out again if it is revoked."""
+
+    __tablename__ = "rule_progress_contribution"
+
+    event_id: int = Field(primary_key=True)
+    rule_id: str = Field(max_length=80, primary_key=True)
+    employee_id: int = Field(foreign_key="employee.id")
+    delta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -28,6 +28,13 @@ from points.ledger.writer import post
 from points.org.models import Department, Employee, EmployeeStatus
 from points.pg import driver
 from points.rulesets.service import compiled, ensure_active
+from points.scoring.progress import (
+    ProgressWriter,
+    load_progress,
+    no_longer_earned,
+    progress_rules,
+    withdraw_events,
+)
 from points.settings import Settings
 from rules import (
     ActorHistory,
@@ -166,6 +173,8 @@ async def _histories(
         await session.exec(select(RuleStreak).where(col(RuleStreak.employee_id).in_(employee_ids)))
     ).all():
         histories[row.employee_id].streaks[row.rule_id] = StreakState(row.last_period, row.length)
+    if any(r.keeps is not None for r in ruleset.rules):
+        await load_progress(session, histories, employee_ids)
     return histories
 
 
@@ -314,6 +323,7 @@ async def score_events(
     zone = settings.zone
     postings: list[Posting] = []
     streak_updates: dict[tuple[int, str], StreakState] = {}
+    progress = ProgressWriter()
     reversing: list[StoredEvent] = []
     await _mark_scored(session, [e.id for e in events], postgres)
     for event in events:
@@ -341,6 +351,8 @@ async def score_events(
             history,
             zone,
         )
+        if outcome.progress:
+            progress.note(employee.id, event.id, history.progress, outcome.progress)
         history.record(outcome)
         for rule_id, state in outcome.streaks:
             streak_updates[(employee.id, rule_id)] = state
@@ -367,6 +379,7 @@ async def score_events(
             summary.points += award.points
     await post(session, postings, zone)
     await _save_streaks(session, streak_updates)
+    await progress.save(session)
     for event in reversing:
         summary.reversals += await reverse_for(session, settings, event)
     return summary
@@ -442,7 +455,7 @@ async def reverse_for(session: AsyncSession, settings: Settings, event: StoredEv
             if str(attributes.get(attribute)) == str(value)
         ]
         query = query.where(col(ActivityEvent.id).in_(matching))
-    earlier = list((await session.exec(query)).all())
+    earlier = [i for i in (await session.exec(query)).all() if i is not None]
     if not earlier:
         return 0
     awards = (
@@ -453,10 +466,17 @@ async def reverse_for(session: AsyncSession, settings: Settings, event: StoredEv
             )
         )
     ).all()
+    # Awards that counted progress (a milestone level) go only if the count, without
+    # these events, falls below what they were given for — whichever event made them.
+    ruleset = compiled(await ensure_active(session))
+    judged = progress_rules(ruleset)
+    taken = [a for a in awards if a.rule_id not in judged]
+    states = await withdraw_events(session, earlier)
+    taken += await no_longer_earned(session, ruleset, states)
     return await reverse_transactions(
         session,
         settings,
-        list(awards),
+        taken,
         cause=f"event:{event.id}",
         reason=f"撤回：{event.type}",
         reason_en=f"Taken back: {event.type}",

@@ -144,7 +144,7 @@ async def plan(
         for employee_id, event_id, event in stored_events(sync_session, window, staff, labels):
             past = history.of(event.actor)
             outcome = score_event(ruleset, event, past, zone)
-            if outcome.awards or outcome.streaks:
+            if outcome.awards or outcome.streaks or outcome.progress:
                 past.record(outcome)
             if event_id in reversed_events:
                 continue  # the source took it back; it would have been reversed too
