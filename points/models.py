@@ -37,6 +37,7 @@ from points.wecom.models import (
     ConnectorState,
     QuarantinedRecord,
 )
+from points.workdays.models import CalendarDay
 
 metadata = SQLModel.metadata
 
@@ -48,6 +49,7 @@ __all__ = [
     "ApprovalPolicyRule",
     "AuditEntry",
     "BehaviorDay",
+    "CalendarDay",
     "CallbackStatus",
     "ConnectorState",
     "Department",

@@ -1,7 +1,8 @@
 """``points bench``: how fast the rule engine scores events in memory.
 
 The figure is events scored per second by the real engine (default rules plus
-200 generated rules, with history recorded as simulation does). The baseline,
+200 generated rules — among them milestones and working-day streaks — with
+history recorded as simulation does). The baseline,
 measured in the same run on the same events, is the same conditions written by
 hand as plain Python functions, indexed by event type, summing points — the
 fastest a scorer of these conditions could reasonably be in Python, without any
@@ -197,8 +198,31 @@ def generated_rules(count: int, seed: int = 11) -> list[tuple[Rule, Check | None
             fields["once_per"] = f"attributes.{ids[0]}"
         if rng.random() < 0.15:
             fields["cooldown"] = rng.choice(["10m", "1h", "1d"])
+        _progress_kinds(index, event_type.attributes, fields)
         made.append((Rule.model_validate(fields), check))
     return made
+
+
+def _progress_kinds(
+    index: int, attributes: Mapping[str, AttributeType], fields: dict[str, Any]
+) -> None:
+    """One rule in 20 becomes a milestone (a count, or a sum of a number attribute) and
+    one in 20 a working-day streak: the kinds that keep progress per person."""
+    if index % 20 == 7:
+        for name in ("cap", "once_per", "cooldown", "points"):
+            fields.pop(name, None)
+        numbers = [n for n, k in attributes.items() if k in ("int", "float")]
+        milestone: dict[str, Any] = {
+            "levels": [{"at": 5, "points": 5}, {"at": 20, "points": 10, "badge": "达人"}]
+        }
+        if numbers and index % 40 == 7:
+            milestone = {
+                "sum": f"attributes.{numbers[0]}",
+                "levels": [{"at": 50, "points": 5}, {"at": 200, "points": 10}],
+            }
+        fields["milestone"] = milestone
+    elif index % 20 == 13:
+        fields["streak"] = {"workdays": 5}
 
 
 def _default_checks() -> dict[str, Check | None]:
@@ -232,10 +256,11 @@ def build(
     checks.update({rule.id: check for rule, check in extra})
     by_type: dict[str, list[tuple[int, Check | None]]] = {}
     for rule in rule_file.rules:
-        if not rule.enabled or rule.points is None:
+        if not rule.enabled or (rule.points is None and rule.milestone is None):
             continue
         for event_type in rule.when or ():
-            by_type.setdefault(event_type, []).append((rule.points, checks[rule.id]))
+            # A milestone's condition is checked by hand too; its points come rarely.
+            by_type.setdefault(event_type, []).append((rule.points or 0, checks[rule.id]))
     return ruleset, by_type
 
 

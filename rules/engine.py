@@ -10,7 +10,9 @@ history and timezone always give the same awards, and nothing is mutated. The
 caller records the outcome into the history (see :mod:`rules.history`).
 
 Order of checks for a rule, cheapest and most selective first: type (index) →
-date window → excluded people → department scope → condition → streak progress
+date window → excluded people → department scope → condition → milestone
+(:mod:`rules.milestones`: counts, awards the levels reached, done) → streak progress
+(days, weeks, or working days in ``CompiledRuleset.calendar``, :mod:`rules.workdays`)
 → first_time → once_per → cooldown → cap. Campaign multipliers run after the
 ordinary rules and add ``base × (m − 1)`` as their own line, where ``base`` is
 the sum of this event's positive awards.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -29,6 +31,8 @@ from rules.conditions import CONDITION_FAILURES, Condition, compile_condition
 from rules.event import Award, AwardKind, Event
 from rules.history import ActorHistory, InMemoryHistory, Outcome, StreakState
 from rules.loader import load_ruleset_text
+from rules.milestones import MilestonePlan, compile_milestone
+from rules.milestones import advance as advance_milestone
 from rules.periods import (
     Period,
     day_ordinal,
@@ -38,8 +42,8 @@ from rules.periods import (
     week_ordinal,
 )
 from rules.schema import Rule, RuleFile
-
-_PERIOD_ZH = {"day": "今日", "week": "本周", "month": "本月", "quarter": "本季度"}
+from rules.sentences import sentences as _sentences
+from rules.workdays import WEEKDAYS, WorkCalendar
 
 
 @dataclass(slots=True, eq=False)
@@ -63,6 +67,8 @@ class CompiledRule:
     first_time: bool
     streak_days: int
     streak_weeks: int
+    streak_workdays: int
+    milestone: MilestonePlan | None
     departments: frozenset[str]
     exclude: frozenset[str]
     valid_from: date | None
@@ -71,6 +77,7 @@ class CompiledRule:
     when: tuple[str, ...]
     source: Rule
     scoped: bool = False  # has a date window, exclusions or departments
+    streaked: bool = False  # a streak of days, weeks or working days
     unlimited: bool = False  # a plain points rule: no history check can stop it
     # Kinds with per-person progress (rules.progress): is an award with this
     # once_value still deserved by this state? None: awards go with their event.
@@ -78,6 +85,9 @@ class CompiledRule:
 
     def __post_init__(self) -> None:
         self.scoped = bool(self.valid_from or self.valid_until or self.exclude or self.departments)
+        self.streaked = bool(self.streak_days or self.streak_weeks or self.streak_workdays)
+        if self.milestone is not None:
+            self.keeps = self.milestone.keeps
         self.unlimited = (
             self.kind == "points"
             and not self.first_time
@@ -95,6 +105,7 @@ class CompiledRule:
             or self.cap_per
             or self.streak_days
             or self.streak_weeks
+            or self.streak_workdays
             or (self.condition_names & LOCAL_TIME_NAMES)
         )
 
@@ -129,7 +140,7 @@ class _TypePlan:
         self.identity_names = bool(names & {"type", "actor", "external_id"})
         self.derived_names = self.identity_names or self.local_names or self.departments_name
         self.entries = tuple(
-            (rule, rule.condition, bool(rule.scoped or rule.streak_days or rule.streak_weeks))
+            (rule, rule.condition, bool(rule.scoped or rule.streaked or rule.milestone))
             for rule in self.rules
         )
         counts = Counter(name for rule in self.rules for name in rule.required_values)
@@ -158,6 +169,8 @@ class CompiledRuleset:
     catalogue: Catalogue
     rule_file: RuleFile
     _plans: dict[str, _TypePlan] = field(default_factory=dict, repr=False)
+    # The working days `streak: {workdays: N}` counts in (see with_calendar).
+    calendar: WorkCalendar = WEEKDAYS
     _capped: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
 
     def capped_for(self, event_type: str) -> tuple[CompiledRule, ...]:
@@ -173,6 +186,15 @@ class CompiledRuleset:
         """Ordinary (non-campaign) rules that score ``event_type``."""
         plan = self._plans.get(event_type)
         return plan.rules if plan else ()
+
+    @property
+    def uses_workdays(self) -> bool:
+        """Whether a rule counts working days (and so needs the company calendar)."""
+        return any(r.streak_workdays for r in self.rules)
+
+    def with_calendar(self, calendar: WorkCalendar) -> CompiledRuleset:
+        """The same rules counting working days in ``calendar`` (cheap: plans are shared)."""
+        return self if calendar == self.calendar else replace(self, calendar=calendar)
 
     def get(self, rule_id: str) -> CompiledRule | None:
         """The compiled rule with this id, if present and enabled."""
@@ -204,6 +226,8 @@ def _compile_rule(rule: Rule, version: int, catalogue: Catalogue) -> CompiledRul
         kind: AwardKind = "campaign"
     elif rule.streak is not None:
         kind = "streak"
+    elif rule.milestone is not None:
+        kind = "milestone"
     else:
         kind = "points"
     return CompiledRule(
@@ -224,6 +248,8 @@ def _compile_rule(rule: Rule, version: int, catalogue: Catalogue) -> CompiledRul
         first_time=rule.first_time,
         streak_days=(rule.streak.days or 0) if rule.streak else 0,
         streak_weeks=(rule.streak.weeks or 0) if rule.streak else 0,
+        streak_workdays=(rule.streak.workdays or 0) if rule.streak else 0,
+        milestone=compile_milestone(rule.milestone) if rule.milestone else None,
         departments=frozenset(str(d) for d in rule.departments),
         exclude=frozenset(rule.exclude),
         valid_from=rule.valid.from_ if rule.valid else None,
@@ -275,59 +301,6 @@ def compile_ruleset(rules: RuleFile | str, version: int = 0) -> CompiledRuleset:
     )
 
 
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def _label(template: str, attributes: Mapping[str, Any]) -> str:
-    if not template:
-        return ""
-    try:
-        return " ".join(template.format_map(_Blank(attributes)).split())
-    except (ValueError, IndexError, AttributeError):
-        return ""
-
-
-def _sentences(
-    award: Award,
-    rule: CompiledRule,
-    event_type: EventType | None,
-    attributes: Mapping[str, Any],
-    capped: bool,
-    detail: int,
-) -> tuple[str, str]:
-    """The human sentences of an award, e.g. ``按时提交审批 · 报销 202411240001``.
-
-    ``detail`` is the base points for a campaign and the streak length for a streak.
-    """
-    zh, en = rule.title, rule.title_en
-    if rule.kind == "campaign":
-        zh += f" · ×{rule.multiplier:g}（基础 {detail} 分）"
-        en += f" · ×{rule.multiplier:g} (on {detail} base points)"
-    else:
-        if event_type is not None:
-            label_zh = _label(event_type.label_zh, attributes)
-            label_en = _label(event_type.label_en, attributes)
-            if label_zh:
-                zh += f" · {label_zh}"
-            if label_en:
-                en += f" · {label_en}"
-        if rule.kind == "streak":
-            length = detail
-            if rule.streak_days:
-                zh += f" · 连续 {length} 天"
-                en += f" · {length}-day streak"
-            else:
-                zh += f" · 连续 {length} 周"
-                en += f" · {length}-week streak"
-    points = award.points
-    if capped and rule.cap_per is not None:
-        zh += f"（{_PERIOD_ZH[rule.cap_per]}上限 {rule.cap_max} 分，本次 {points:+d}）"
-        en += f" (limit of {rule.cap_max} per {rule.cap_per} reached, {points:+d} this time)"
-    return zh, en
-
-
 def _add_derived_names(
     context: dict[str, Any], event: Event, plan: _TypePlan, local: datetime | None
 ) -> None:
@@ -376,7 +349,7 @@ def score_event(
     plan = ruleset._plans.get(event.type)
     if plan is None:
         # No ordinary rule names this type, so there is no base for a campaign either.
-        return Outcome([], [])
+        return Outcome([], [], [])
     past = history.of(event.actor) if isinstance(history, InMemoryHistory) else history
     if plan.needs_local:
         zone = tz if isinstance(tz, tzinfo) else resolve_timezone(tz)
@@ -389,6 +362,7 @@ def score_event(
         _add_derived_names(context, event, plan, local)
     awards: list[Award] = []
     streaks: list[tuple[str, StreakState]] = []
+    progress: list[tuple[str, dict[str, Any]]] = []
     keys: dict[str, str] = {}
 
     # The hot loop: (rule, condition, special) triples, so a plain rule costs one
@@ -427,10 +401,13 @@ def score_event(
                 )
             )
             continue
+        if rule.milestone is not None:
+            awards += advance_milestone(rule, rule.milestone, event, past, progress)
+            continue
         streak_length = 0
-        if special and (rule.streak_days or rule.streak_weeks):
+        if special and rule.streaked:
             assert local is not None
-            streak_length = _advance_streak(rule, past, local, streaks)
+            streak_length = _advance_streak(rule, past, local, streaks, ruleset.calendar)
             if streak_length == 0:
                 continue
         award = _judge(rule, plan, event, past, local, keys, rule.points, streak_length)
@@ -455,7 +432,7 @@ def score_event(
                 award = _judge(rule, plan, event, past, local, keys, extra, base)
                 if award is not None:
                     awards.append(award)
-    return Outcome(awards, streaks)
+    return Outcome(awards, streaks, progress)
 
 
 def _advance_streak(
@@ -463,10 +440,16 @@ def _advance_streak(
     past: ActorHistory,
     local: datetime,
     streaks: list[tuple[str, StreakState]],
+    calendar: WorkCalendar,
 ) -> int:
     """Update streak progress; return the length if a multiple of N was just reached, else 0."""
     if rule.streak_days:
         period, target = day_ordinal(local), rule.streak_days
+    elif rule.streak_workdays:
+        workday = calendar.ordinal(local.date())
+        if workday is None:
+            return 0  # a day off: neither counts nor breaks
+        period, target = workday, rule.streak_workdays
     else:
         period, target = week_ordinal(local), rule.streak_weeks
     state = past.streaks.get(rule.id)

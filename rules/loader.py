@@ -24,9 +24,12 @@ from rules.catalog import (
     Catalogue,
 )
 from rules.conditions import ConditionError, check_condition, suggest
+from rules.milestones import check_milestone
 from rules.periods import PERIODS, parse_duration
 from rules.schema import (
     CAP_FIELDS,
+    LEVEL_FIELDS,
+    MILESTONE_FIELDS,
     RULE_FIELDS,
     STREAK_FIELDS,
     TOP_LEVEL_FIELDS,
@@ -59,7 +62,8 @@ _FIELD_HINTS = {
     "cap": "write cap: {per: day|week|month|quarter, max: N}",
     "cap.per": "write cap: {per: day|week|month|quarter, max: N}",
     "cap.max": "write cap: {per: day|week|month|quarter, max: N}",
-    "streak": "write streak: {days: N} or streak: {weeks: N}",
+    "streak": "write streak: {days: N}, {weeks: N} or {workdays: N}",
+    "milestone": "write milestone: {levels: [{at: 10, points: 10, badge: 分享达人·铜}, …]}",
     "valid": "write valid: {from: 2026-12-01, until: 2026-12-31}",
     "id": "use letters, digits, `-`, `_` or `.`, e.g. approval-on-time",
     "when": "write an event type like approval.submitted, or a list of them",
@@ -70,9 +74,14 @@ _FIELD_HINTS = {
 
 def _fields_for(loc: tuple[Any, ...]) -> tuple[str, ...]:
     parent = loc[0] if len(loc) > 1 else None
-    return {"cap": CAP_FIELDS, "streak": STREAK_FIELDS, "valid": VALID_FIELDS}.get(
-        str(parent), RULE_FIELDS
-    )
+    if parent == "milestone" and len(loc) > 3 and loc[1] == "levels":
+        return LEVEL_FIELDS
+    return {
+        "cap": CAP_FIELDS,
+        "streak": STREAK_FIELDS,
+        "valid": VALID_FIELDS,
+        "milestone": MILESTONE_FIELDS,
+    }.get(str(parent), RULE_FIELDS)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -256,7 +265,7 @@ def _check_rule(
         path = (*base, field) if field else base
         errors.append(RuleError(message, line_of(lines, path), rule.id, field, suggestion))
 
-    if rule.points is None and rule.multiplier is None:
+    if rule.points is None and rule.multiplier is None and rule.milestone is None:
         err(
             "a rule needs `points` (or `multiplier` for a campaign)", "points", "add e.g. points: 5"
         )
@@ -284,8 +293,14 @@ def _check_rule(
             err("a campaign multiplier cannot also be a streak", "streak")
         if rule.first_time:
             err("a campaign multiplier cannot be first_time", "first_time")
-    if rule.streak is not None and (rule.streak.days is None) == (rule.streak.weeks is None):
-        err("give exactly one of `days` or `weeks`", "streak", _FIELD_HINTS["streak"])
+    if rule.streak is not None:
+        given = [n for n in ("days", "weeks", "workdays") if getattr(rule.streak, n) is not None]
+        if len(given) != 1:
+            err(
+                "give exactly one of `days`, `weeks` or `workdays`",
+                "streak",
+                f"keep `{given[-1]}` and remove the rest" if given else _FIELD_HINTS["streak"],
+            )
     if rule.cooldown is not None:
         try:
             parse_duration(rule.cooldown)
@@ -328,6 +343,9 @@ def _check_rule(
         known_types.append(event_type)
     if not rule.when:
         known_types.append(None)
+
+    if rule.milestone is not None:
+        errors.extend(check_milestone(rule, catalogue, known_types, base, lines))
 
     if rule.once_per is not None:
         attribute = rule.once_per.removeprefix("attributes.")
@@ -388,7 +406,7 @@ def _without_broken_fields(
     except ValidationError:
         return None
     # Requirements that a dropped field would have met are not news to HR.
-    if "points" in broken or "multiplier" in broken:
+    if "points" in broken or "multiplier" in broken or "milestone" in broken:
         broken.update({"points", "multiplier", "reason", "when"})
     return rule, broken
 

@@ -43,10 +43,32 @@ class Cap(_Strict):
 
 
 class Streak(_Strict):
-    """Consecutive local days or ISO weeks with a matching event."""
+    """Consecutive local days, ISO weeks or working days with a matching event.
+
+    Working days follow the company calendar (:mod:`rules.workdays`): a day off
+    between two working days breaks nothing.
+    """
 
     days: StrictInt | None = Field(default=None, ge=2)
     weeks: StrictInt | None = Field(default=None, ge=2)
+    workdays: StrictInt | None = Field(default=None, ge=2)
+
+
+class MilestoneLevel(_Strict):
+    """One level: reached when the running count (or sum) gets to ``at``."""
+
+    at: StrictInt | StrictFloat = Field(gt=0)
+    points: StrictInt = Field(default=0, ge=0)
+    badge: StrictStr | None = Field(default=None, min_length=1, max_length=40)
+    tier: StrictStr | None = Field(default=None, min_length=1, max_length=20)
+    tier_en: StrictStr | None = Field(default=None, min_length=1, max_length=20)
+
+
+class Milestone(_Strict):
+    """Levels of the count of matching events, or of ``sum: attributes.X``."""
+
+    levels: list[MilestoneLevel] = Field(min_length=1, max_length=12)
+    sum: StrictStr | None = None
 
 
 class Valid(_Strict):
@@ -71,6 +93,7 @@ class Rule(_Strict):
     cooldown: StrictStr | None = None
     first_time: StrictBool = False
     streak: Streak | None = None
+    milestone: Milestone | None = None
     departments: list[StrictStr | StrictInt] = Field(default_factory=list)
     exclude: list[StrictStr] = Field(default_factory=list)
     valid: Valid | None = None
@@ -85,6 +108,8 @@ RULE_FIELDS: tuple[str, ...] = tuple(
 )
 CAP_FIELDS = tuple(Cap.model_fields)
 STREAK_FIELDS = tuple(Streak.model_fields)
+MILESTONE_FIELDS = tuple(Milestone.model_fields)
+LEVEL_FIELDS = tuple(MilestoneLevel.model_fields)
 VALID_FIELDS = ("from", "until")
 TOP_LEVEL_FIELDS = ("event_types", "rules")
 

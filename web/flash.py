@@ -27,6 +27,9 @@ MESSAGES = {
     "goal_pinned": N_("Pinned: your home page shows how close you are."),
     "goal_unpinned": N_("Goal unpinned."),
     "activated": N_("Rules activated: new events are scored with this version."),
+    "calendar_imported": N_("Calendar imported: working-day streaks follow it from now on."),
+    "calendar_saved": N_("Day saved in the calendar."),
+    "calendar_removed": N_("Day removed: it follows the ordinary week again."),
 }
 
 

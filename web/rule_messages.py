@@ -48,6 +48,50 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^expected true or false, got (?P<got>.+)$", N_("expected true or false, got {got}")),
         (r"^expected a list, got (?P<got>.+)$", N_("expected a list, got {got}")),
         (r"^expected a mapping, got (?P<got>.+)$", N_("expected a mapping, got {got}")),
+        # Working-day streaks and milestones.
+        (
+            r"^give exactly one of `days`, `weeks` or `workdays`$",
+            N_("give exactly one of `days`, `weeks` or `workdays`"),
+        ),
+        (r"^keep `(?P<name>[^`]+)` and remove the rest$", N_("keep `{name}` and remove the rest")),
+        (
+            r"^`(?P<name>[^`]+)` does not go with `milestone`$",
+            N_("`{name}` does not go with `milestone`"),
+        ),
+        (r"^give each level its own points$", N_("give each level its own points")),
+        (r"^each level is awarded once already$", N_("each level is awarded once already")),
+        (
+            r"^levels must go up: `at: (?P<at>[^`]+)` comes after `at: (?P<before>[^`]+)`$",
+            N_("levels must go up: `at: {at}` comes after `at: {before}`"),
+        ),
+        (
+            r"^list the levels from the smallest `at` to the largest$",
+            N_("list the levels from the smallest `at` to the largest"),
+        ),
+        (r"^the level at (?P<at>\S+) awards nothing$", N_("the level at {at} awards nothing")),
+        (r"^give it points or a badge$", N_("give it points or a badge")),
+        (
+            r"^a count reaches whole numbers only, got `at: (?P<at>[^`]+)`$",
+            N_("a count reaches whole numbers only, got `at: {at}`"),
+        ),
+        (
+            r"^use a whole number, or `sum: attributes.X` to add up a number$",
+            N_("use a whole number, or `sum: attributes.X` to add up a number"),
+        ),
+        (
+            r"^`(?P<name>[^`]+)` is (?P<kind>\S+), not a number: only numbers add up$",
+            N_("`{name}` is {kind}, not a number: only numbers add up"),
+        ),
+        (r"^count events instead$", N_("count events instead")),
+        (
+            r"^a milestone must say which event types it counts$",
+            N_("a milestone must say which event types it counts"),
+        ),
+        (
+            r"^`(?P<name>[^`]+)` is not an attribute of `(?P<type>[^`]+)`$",
+            N_("`{name}` is not an attribute of `{type}`"),
+        ),
+        (r"^add e\.g\. when: (?P<example>\S+)$", N_("add e.g. when: {example}")),
     )
 )
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from points.dashboards.pilots import goal_progress_sentence, goal_sentence
 from points.i18n import LOCALE_NAMES, N_, current_locale, gettext_, ngettext_
+from rules.milestones import tier_names
 from web.audit_view import action_label, details_text
 from web.flash import flash_message
 from web.icons import icon
@@ -130,6 +131,7 @@ def make_templates() -> Jinja2Blocks:
     env.globals["goal_sentence"] = goal_sentence
     env.globals["goal_progress_sentence"] = goal_progress_sentence
     env.globals["audit_details"] = details_text
+    env.globals["tier_names"] = tier_names
     from web.security import admin_links
 
     env.globals["admin_links"] = admin_links

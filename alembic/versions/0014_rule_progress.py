@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("rule_id", sa.String(length=80), nullable=False),
         sa.Column("employee_id", sa.Integer(), nullable=False),
         sa.Column("delta", sa.JSON(), nullable=False),
+        sa.Column("withdrawn", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.ForeignKeyConstraint(["employee_id"], ["employee.id"]),
         sa.PrimaryKeyConstraint("event_id", "rule_id"),
     )

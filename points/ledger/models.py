@@ -92,7 +92,7 @@ class LedgerTransaction(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     # Unique per cause, so doing the same thing twice is a no-op:
-    # award:{event}:{rule}:{version}, reversal:{txn}, hold:{redemption}, …
+    # award:{event}:{rule}:{version}[:{milestone level}], reversal:{txn}, hold:{redemption}, …
     key: str = Field(max_length=200, unique=True)
     kind: TransactionKind = Field(sa_type=String(16))
     employee_id: int = Field(foreign_key="employee.id")
@@ -206,7 +206,11 @@ class RuleProgress(SQLModel, table=True):
 
 
 class RuleProgressContribution(SQLModel, table=True):
-    """What one event added to a person's rule state: taken out again if it is revoked."""
+    """What one event added to a person's rule state: taken out again if it is revoked.
+
+    ``withdrawn`` marks a share taken out (once): back-apply replays such an event as
+    not counting.
+    """
 
     __tablename__ = "rule_progress_contribution"
 
@@ -214,3 +218,4 @@ class RuleProgressContribution(SQLModel, table=True):
     rule_id: str = Field(max_length=80, primary_key=True)
     employee_id: int = Field(foreign_key="employee.id")
     delta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    withdrawn: bool = False

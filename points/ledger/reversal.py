@@ -12,8 +12,9 @@ from points.ledger.service import balances, earning
 from points.ledger.writer import post
 from points.settings import Settings
 
-# What a reversal keeps of the original: its event, and its rule for caps and history.
-_RULE_FIELDS = ("event_id", "rule_id", "rule_version", "cap_period_key")
+# What a reversal keeps of the original: its event, and its rule for caps and history
+# (the once-value too: a milestone level taken back is one the person no longer holds).
+_RULE_FIELDS = ("event_id", "rule_id", "rule_version", "cap_period_key", "once_value")
 
 
 async def reverse_transactions(

@@ -3,7 +3,7 @@
 ``rule_progress`` holds each person's state per rule (``ActorHistory.progress``);
 ``rule_progress_contribution`` holds what each scored event added to it
 (:func:`rules.progress.contribution`). Revoking an event subtracts its
-contributions once (the rows are deleted as they are applied) and then asks each
+contributions once (the rows are marked as they are applied) and then asks each
 rule which of the person's awards the lower state still deserves
 (``CompiledRule.keeps``): a milestone level stays while the count stays at or
 above it.
@@ -12,12 +12,14 @@ above it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, delete, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.db import insert_for
+from points.events.models import ActivityEvent
 from points.ledger.models import (
     LedgerTransaction,
     RuleProgress,
@@ -25,7 +27,7 @@ from points.ledger.models import (
     TransactionKind,
 )
 from rules import ActorHistory, CompiledRuleset
-from rules.progress import contribution, withdraw
+from rules.progress import Progress, contribution, withdraw
 
 Key = tuple[int, str]  # (employee id, rule id)
 
@@ -96,14 +98,15 @@ async def withdraw_events(
 ) -> dict[Key, dict[str, Any]]:
     """Take the contributions of these (revoked) events out; the states that changed.
 
-    Each contribution is applied once: its row is deleted with it.
+    Each contribution is applied once: its row is marked withdrawn.
     """
     if not event_ids:
         return {}
     rows = (
         await session.exec(
             select(RuleProgressContribution).where(
-                col(RuleProgressContribution.event_id).in_(list(event_ids))
+                col(RuleProgressContribution.event_id).in_(list(event_ids)),
+                col(RuleProgressContribution.withdrawn).is_(False),
             )
         )
     ).all()
@@ -127,9 +130,9 @@ async def withdraw_events(
         changed[key] = withdraw(changed.get(key, stored.get(key)), row.delta)
     await save_states(session, changed)
     await session.exec(
-        delete(RuleProgressContribution).where(
-            col(RuleProgressContribution.event_id).in_(list(event_ids))
-        )
+        update(RuleProgressContribution)
+        .where(col(RuleProgressContribution.event_id).in_(list(event_ids)))
+        .values(withdrawn=True)
     )
     return changed
 
@@ -159,3 +162,35 @@ async def no_longer_earned(
         ).all()
         found.extend(a for a in awards if not rule.keeps(state, a.once_value))
     return found
+
+
+async def progress_before(session: AsyncSession, since: datetime) -> dict[int, dict[str, Progress]]:
+    """Each person's states as they stood at ``since``: today's minus what events from
+    then on added (back-apply replays a window from there)."""
+    states: dict[int, dict[str, Progress]] = {}
+    for row in (await session.exec(select(RuleProgress))).all():
+        states.setdefault(row.employee_id, {})[row.rule_id] = dict(row.state)
+    if not states:
+        return states
+    later = await session.exec(
+        select(RuleProgressContribution)
+        .join(ActivityEvent, col(ActivityEvent.id) == col(RuleProgressContribution.event_id))
+        .where(
+            col(ActivityEvent.occurred_at) >= since,
+            col(RuleProgressContribution.withdrawn).is_(False),
+        )
+    )
+    for share in later.all():
+        mine = states.setdefault(share.employee_id, {})
+        mine[share.rule_id] = withdraw(mine.get(share.rule_id), share.delta)
+    return states
+
+
+async def withdrawn_events(session: AsyncSession) -> set[int]:
+    """Events whose share of some rule's progress was taken out (revoked)."""
+    rows = await session.exec(
+        select(RuleProgressContribution.event_id).where(
+            col(RuleProgressContribution.withdrawn).is_(True)
+        )
+    )
+    return set(rows.all())

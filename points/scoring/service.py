@@ -36,8 +36,10 @@ from points.scoring.progress import (
     withdraw_events,
 )
 from points.settings import Settings
+from points.workdays.service import with_workdays
 from rules import (
     ActorHistory,
+    Award,
     CompiledRuleset,
     Event,
     StreakState,
@@ -318,7 +320,7 @@ async def score_events(
     }
     labels = await _department_labels(session)
     version = await ensure_active(session)
-    ruleset = compiled(version)
+    ruleset = await with_workdays(session, compiled(version))
     histories = await _histories(session, people, events, ruleset, settings.zone)
     zone = settings.zone
     postings: list[Posting] = []
@@ -359,7 +361,7 @@ async def score_events(
         for award in outcome.awards:
             postings.append(
                 earning(
-                    f"award:{event.id}:{award.rule_id}:{award.rule_version}",
+                    _award_key(event.id, award),
                     TransactionKind.award,
                     employee.id,
                     employee.department_id,
@@ -383,6 +385,13 @@ async def score_events(
     for event in reversing:
         summary.reversals += await reverse_for(session, settings, event)
     return summary
+
+
+def _award_key(event_id: int, award: Award) -> str:
+    """``award:{event}:{rule}:{version}``; a milestone level adds ``:{level}`` (one event
+    can reach two levels of a sum)."""
+    key = f"award:{event_id}:{award.rule_id}:{award.rule_version}"
+    return f"{key}:{award.once_value}" if award.kind == "milestone" else key
 
 
 async def _mark_scored(session: AsyncSession, event_ids: list[int], postgres: bool) -> None:

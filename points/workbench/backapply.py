@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -29,8 +30,10 @@ from points.ledger.writer import post
 from points.org.models import Employee, EmployeeStatus
 from points.rulesets.models import RuleVersion
 from points.rulesets.service import compiled
+from points.scoring.progress import progress_before, progress_rules, withdrawn_events
 from points.settings import Settings
 from points.workbench.simulation import Window, department_labels, people, stored_events
+from points.workdays.service import with_workdays
 from rules import ActorHistory, CompiledRuleset, InMemoryHistory, score_event
 
 
@@ -110,10 +113,22 @@ async def _ledger_history(
 def _seeded(
     facts: dict[int, list[tuple[str, int, datetime, str | None, str | None]]],
     staff: dict[int, str],
+    progress: dict[int, dict[str, dict[str, Any]]],
+    judged: set[str],
 ) -> InMemoryHistory:
+    """Histories as they stood at the window's start; for ``judged`` rules (milestones)
+    the levels still held, not every level once given."""
     history = InMemoryHistory()
     for employee_id, userid in staff.items():
-        past = ActorHistory()
+        past = ActorHistory(progress=progress.get(employee_id, {}))
+        # Levels held at the window's start: awarded and not taken back.
+        held: dict[tuple[str, str], int] = defaultdict(int)
+        for rule_id, points, _at, _key, once_value in facts.get(employee_id, []):
+            if rule_id in judged and once_value is not None:
+                held[(rule_id, once_value)] += 1 if points >= 0 else -1
+        for (rule_id, level), count in held.items():
+            if count > 0:
+                past.once_values.setdefault(rule_id, set()).add(level)
         for rule_id, points, effective_at, cap_key, once_value in facts.get(employee_id, []):
             if cap_key is not None:
                 key = (rule_id, cap_key)
@@ -121,7 +136,7 @@ def _seeded(
             last = past.last_award_at.get(rule_id)
             if last is None or effective_at > last:
                 past.last_award_at[rule_id] = effective_at
-            if once_value is not None:
+            if once_value is not None and rule_id not in judged:
                 past.once_values.setdefault(rule_id, set()).add(once_value)
             past.rules_awarded.add(rule_id)
         history.actors[userid] = past
@@ -134,16 +149,25 @@ async def plan(
     """Per person with any difference: candidate points and ledger points in the window."""
     staff = await people(session)
     labels = await department_labels(session)
+    ruleset = await with_workdays(session, ruleset)  # working days as live scoring counts them
     facts, reversed_events = await _ledger_history(session, window.since)
     # Streak progress from before the window is not kept per day; streaks restart
     # at the window's start (the conservative reading: no bonus for unseen days).
-    history = _seeded(facts, {i: p.userid for i, p in staff.items()})
+    # Progress (milestone counts) does carry over: as it stood at the window's start.
+    judged = progress_rules(ruleset)
+    before = await progress_before(session, window.since) if judged else {}
+    withdrawn = await withdrawn_events(session) if judged else set()
+    history = _seeded(facts, {i: p.userid for i, p in staff.items()}, before, judged)
 
     def replay(sync_session: Session) -> dict[int, int]:
         totals: dict[int, int] = defaultdict(int)
         for employee_id, event_id, event in stored_events(sync_session, window, staff, labels):
             past = history.of(event.actor)
             outcome = score_event(ruleset, event, past, zone)
+            if event_id in withdrawn or event_id in reversed_events:
+                # Revoked: it counts towards no milestone, so it reaches no level either.
+                outcome.progress.clear()
+                outcome.awards[:] = [a for a in outcome.awards if a.rule_id not in judged]
             if outcome.awards or outcome.streaks or outcome.progress:
                 past.record(outcome)
             if event_id in reversed_events:

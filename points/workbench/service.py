@@ -28,6 +28,7 @@ from points.scoring.service import _histories as ledger_histories
 from points.settings import Settings
 from points.workbench.backapply import BackApplyResult, back_apply
 from points.workbench.simulation import Window, department_labels
+from points.workdays.service import with_workdays
 from rules import ActorHistory, CompiledRuleset, Event, Rule, RuleFile, compile_ruleset, score_event
 from rules.loader import parse_ruleset
 
@@ -203,6 +204,7 @@ def _without_limits(rule: Rule) -> Rule:
             "once_per": None,
             "first_time": False,
             "streak": None,
+            "milestone": None,
             "enabled": True,
         }
     )
@@ -220,6 +222,8 @@ def _limits(rule: Rule) -> list[str]:
         names.append("first_time")
     if rule.streak is not None:
         names.append("streak")
+    if rule.milestone is not None:
+        names.append("milestone")
     return names
 
 
@@ -236,6 +240,7 @@ async def try_event(
     except (ValueError, TypeError, KeyError) as error:
         raise InvalidInput(_("The event cannot be read: {error}").format(error=error)) from None
     history = ActorHistory()
+    ruleset = await with_workdays(session, ruleset)
     if employee is not None and employee.id is not None:
         departments = (await department_labels(session)).get(employee.department_id, ())
         event = Event.from_mapping(data, departments)
@@ -261,7 +266,7 @@ async def try_event(
             # Would it match with no history and no limits? Then a limit stopped it.
             alone = compile_ruleset(
                 RuleFile(event_types=ruleset.rule_file.event_types, rules=[_without_limits(rule)])
-            )
+            ).with_calendar(ruleset.calendar)
             matched = score_event(alone, event, ActorHistory(), zone).awards
             status = "limited" if matched else "no_match"
             verdicts.append(Verdict(rule, status, limits=_limits(rule) if matched else []))

@@ -28,6 +28,7 @@ from points.org.models import Employee
 
 # The scorer's own department labels, so scopes match exactly as they did live.
 from points.scoring.service import _department_labels as department_labels
+from points.workdays.service import with_workdays
 
 __all__ = [
     "CHUNK",
@@ -171,6 +172,9 @@ async def simulate_stored(
     """
     staff: dict[int, Person] = {}  # filled chunk by chunk with the people who appear
     labels = await department_labels(session)
+    # Working-day streaks count in the company calendar, as live scoring does.
+    candidate = await with_workdays(session, candidate)
+    active = await with_workdays(session, active)
 
     def own_department(event: Event) -> str:
         return event.departments[0] if event.departments else NO_DEPARTMENT

@@ -20,6 +20,10 @@ from tests.support.rulesets import (
 )
 from tests.support.services import Store
 
+DEMO_RULES = (
+    Path(__file__).resolve().parents[2] / "points" / "devtools" / "demo" / "rules.yaml"
+).read_text("utf-8")
+
 GOOD = """\
 - id: approval-on-time
   title: 按时提交审批
@@ -46,7 +50,33 @@ MALFORMED = [
     (GOOD.replace("{per: day, max: 20}", "{max: 20}"), ":7:", "field `cap.per`"),
     (GOOD.replace("points: 5", "points: -5"), "field `reason`", "negative points"),
     (GOOD.replace("on_time and", "on_tme and"), ":4:", "did you mean `on_time`?"),
+    # Working-day streaks and milestones (issue 17).
+    (
+        DEMO_RULES.replace("{workdays: 10}", "{workdays: 10, days: 5}"),
+        ":9: rule `checkin-workdays-10`, field `streak`",
+        "keep `workdays` and remove the rest",
+    ),
+    (
+        DEMO_RULES.replace("{at: 50,", "{at: 5,"),
+        ":20: rule `doc-shared-milestones`, field `milestone.levels[1].at`",
+        "list the levels from the smallest `at` to the largest",
+    ),
+    (
+        DEMO_RULES.replace("    levels:", "    sum: attributes.title\n    levels:"),
+        ":18: rule `doc-shared-milestones`, field `milestone.sum`",
+        "only numbers add up",
+    ),
+    (
+        DEMO_RULES.replace("{at: 10, points: 10,", "{at: 10, pionts: 10,"),
+        ":19:",
+        "did you mean `points`?",
+    ),
 ]
+
+
+async def test_validate_accepts_working_day_streaks_and_milestones(tmp_path: Path) -> None:
+    result = await invoke("rules", "validate", str(write(tmp_path, DEMO_RULES)))
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(("text", "where", "hint"), MALFORMED)

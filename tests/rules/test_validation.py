@@ -163,7 +163,7 @@ def test_multiplier_rules() -> None:
 
 def test_streak_needs_days_or_weeks() -> None:
     errors = validate_text("- {id: s, title: t, when: checkin.recorded, points: 1, streak: {}}")
-    assert "exactly one of `days` or `weeks`" in str(errors[0])
+    assert "exactly one of `days`, `weeks` or `workdays`" in str(errors[0])
 
 
 def test_yaml_syntax_error_has_a_line() -> None:

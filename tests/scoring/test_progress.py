@@ -42,4 +42,7 @@ async def _store_load_and_withdraw(store: Store) -> None:
         stored = (await session.exec(select(RuleProgress))).one()
         assert stored.state == {"count": 1}
         left = (await session.exec(select(RuleProgressContribution))).all()
-        assert [(c.event_id, c.delta) for c in left] == [(102, {"count": 1})]
+        assert sorted((c.event_id, c.delta, c.withdrawn) for c in left) == [
+            (101, {"count": 1}, True),
+            (102, {"count": 1}, False),
+        ]

@@ -90,3 +90,15 @@ def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+async def use_rules(store: Store, source: str, author: str = "system") -> int:
+    """Save ``source`` as a version and make it the active one; its id."""
+    from points.rulesets import service
+
+    async with store.db.session() as session:
+        draft = await service.save_draft(session, source=source, author=author)
+        assert draft.id is not None
+        await service.activate(session, version_id=draft.id, author=author)
+        await session.commit()
+        return draft.id

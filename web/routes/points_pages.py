@@ -23,7 +23,7 @@ from points.ledger.expiry_reminders import expiring
 from points.ledger.models import TransactionKind
 from points.levels import service as levels
 from points.org import service as org
-from points.progress import streak_goals
+from points.progress import milestone_goals, streak_goals
 from points.rewards.goals import goal_progress
 from points.statement import STATEMENT_KINDS, statement
 from web.forms import date_param, day_start, page_params
@@ -63,6 +63,7 @@ async def home(ctx: Ctx) -> Response:
         latest=latest,
         level=levels.standing(await levels.ladder(ctx.session), figures.all_time),
         streaks=await streak_goals(ctx.session, employee.id, today),
+        milestones=await milestone_goals(ctx.session, employee.id),
         goal=await goal_progress(ctx.session, employee.id),
         answers=await appeals.answers_by_entry(ctx.session, [r.id for r in rows if r.id]),
         appeals=await appeals.for_home(ctx.session, employee.id),
@@ -165,6 +166,7 @@ async def person(ctx: Ctx) -> Response:
         problem=problem,
         typed=typed,
         request_key=secrets.token_urlsafe(16),
+        milestones=await milestone_goals(ctx.session, employee.id or 0),
         review_above=ctx.settings.ADJUSTMENT_REVIEW_ABOVE,
     )
     if problem:

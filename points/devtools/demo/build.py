@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,9 +17,13 @@ from points.devtools.demo.rewards import build_demo_rewards
 from points.jobs import InlineQueue
 from points.migrate import upgrade_async
 from points.org.models import Department
-from points.rulesets.service import ensure_active
+from points.rulesets.service import activate, ensure_active, save_draft
 from points.settings import Settings
 from points.wiring import load_jobs
+from points.workdays.service import parse_calendar, save_days
+from rules.loader import DEFAULT_RULES_PATH
+
+DEMO_FILES = Path(__file__).resolve().parent
 
 PILOT_TEAM = "客户服务部"
 # The roll-out guide's two pilot goals (推广指引: 试点部门先行).
@@ -50,6 +55,19 @@ async def start_demo_pilot(session: AsyncSession, settings: Settings, *, days: i
     return f"1 pilot ({PILOT_TEAM}) with two goals"
 
 
+async def use_demo_rules(session: AsyncSession) -> None:
+    """This year's and next year's working-day calendar, then the shipped rules plus the
+    demo's working-day streak and 分享达人 milestones (``rules.yaml``) as version 2."""
+    for year in (2026, 2027):
+        text = (DEMO_FILES / f"calendar_{year}.json").read_text(encoding="utf-8")
+        await save_days(session, parse_calendar(text), actor="system")
+    extra = (DEMO_FILES / "rules.yaml").read_text(encoding="utf-8")
+    source = DEFAULT_RULES_PATH.read_text(encoding="utf-8").rstrip() + "\n\n" + extra
+    draft = await save_draft(session, source=source, author="system", note="演示规则")
+    assert draft.id is not None
+    await activate(session, version_id=draft.id, author="system")
+
+
 async def build_demo(settings: Settings, *, employees: int, days: int, seed: int) -> str:
     started = time.perf_counter()
     load_jobs()
@@ -60,6 +78,7 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
         async with db.session() as session:
             company = await build_company(session, employees=employees, seed=seed)
             await ensure_active(session)
+            await use_demo_rules(session)
             await session.commit()
         lines.append(
             f"demo company ready: {company.employees} employees in {company.departments} "
