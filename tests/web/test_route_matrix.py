@@ -29,6 +29,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/rewards/{id:int}/goal"): "employee",
     ("GET", "/rules/levels"): "hr",
     ("POST", "/rules/levels"): "hr",
+    ("GET", "/rules/calendar"): "hr",
+    ("POST", "/rules/calendar"): "hr",
     ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/admin/people"): "admin",  # the person picker (roles and tokens pages)
     ("GET", "/metrics"): PUBLIC,  # by address or token, not by role (its own test)
