@@ -228,6 +228,8 @@ def _compile_rule(rule: Rule, version: int, catalogue: Catalogue) -> CompiledRul
         kind = "streak"
     elif rule.milestone is not None:
         kind = "milestone"
+    elif rule.team_goal is not None:
+        kind = "team_goal"  # never scored per event: points/team_goals settles it
     else:
         kind = "points"
     return CompiledRule(

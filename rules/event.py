@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-AwardKind = Literal["points", "streak", "campaign", "milestone"]
+AwardKind = Literal["points", "streak", "campaign", "milestone", "team_goal"]
 
 
 @dataclass(frozen=True, slots=True)

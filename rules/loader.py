@@ -26,18 +26,18 @@ from rules.catalog import (
 from rules.conditions import ConditionError, check_condition, suggest
 from rules.milestones import check_milestone
 from rules.periods import PERIODS, parse_duration
+from rules.review import REVIEW_HINT, REVIEWERS, check_review
 from rules.schema import (
-    CAP_FIELDS,
     LEVEL_FIELDS,
     MILESTONE_FIELDS,
+    NESTED_FIELDS,
     RULE_FIELDS,
-    STREAK_FIELDS,
     TOP_LEVEL_FIELDS,
-    VALID_FIELDS,
     Rule,
     RuleFile,
 )
 from rules.source import Path_, RuleError, RuleSetError, line_of, parse_yaml
+from rules.team_goals import MEASURES, TEAM_GOAL_HINT, check_team_goal
 
 # --------------------------------------------------------------------- validation
 
@@ -69,19 +69,19 @@ _FIELD_HINTS = {
     "when": "write an event type like approval.submitted, or a list of them",
     "departments": "list department names or ids, e.g. [销售部, 12]",
     "exclude": "list userids, e.g. [robot01, admin]",
+    "review": REVIEW_HINT,
+    "team_goal": TEAM_GOAL_HINT,
 }
+# The choices of fields with a fixed set of values, by field name.
+_CHOICES: dict[str, tuple[str, ...]] = {"per": PERIODS, "by": REVIEWERS, "measure": MEASURES}
 
 
 def _fields_for(loc: tuple[Any, ...]) -> tuple[str, ...]:
     parent = loc[0] if len(loc) > 1 else None
     if parent == "milestone" and len(loc) > 3 and loc[1] == "levels":
         return LEVEL_FIELDS
-    return {
-        "cap": CAP_FIELDS,
-        "streak": STREAK_FIELDS,
-        "valid": VALID_FIELDS,
-        "milestone": MILESTONE_FIELDS,
-    }.get(str(parent), RULE_FIELDS)
+    dotted = ".".join(str(p) for p in loc[:-1] if not isinstance(p, int))
+    return {**NESTED_FIELDS, "milestone": MILESTONE_FIELDS}.get(dotted, RULE_FIELDS)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -122,8 +122,13 @@ def _pydantic_errors(
             continue
         if kind == "missing":
             message = f"`{loc[-1]}` is missing"
-        elif kind == "literal_error" and loc and loc[-1] == "per":
-            message = f"expected one of {', '.join(PERIODS)}, got {item['input']!r}"
+        elif kind == "literal_error" and loc and str(loc[-1]) in _CHOICES:
+            choices = _CHOICES[str(loc[-1])]
+            message = f"expected one of {', '.join(choices)}, got {item['input']!r}"
+            close = suggest(str(item["input"]), choices, cutoff=0.5)
+            if close is not None:
+                found.append(RuleError(message, line, rule_id, field, f"did you mean `{close}`?"))
+                continue
         elif kind == "greater_than":
             message = f"must be more than {item['ctx']['gt']}, got {item['input']!r}"
         elif kind == "greater_than_equal":
@@ -257,7 +262,11 @@ def _symbols(catalogue: Catalogue, event_type: str | None) -> dict[str, Attribut
 
 
 def _check_rule(
-    rule: Rule, catalogue: Catalogue, base: Path_, lines: Mapping[Path_, int]
+    rule: Rule,
+    catalogue: Catalogue,
+    base: Path_,
+    lines: Mapping[Path_, int],
+    raw_fields: set[str] | None = None,
 ) -> list[RuleError]:
     errors: list[RuleError] = []
 
@@ -280,7 +289,7 @@ def _check_rule(
             )
         if rule.points == 0 and not rule.badge:
             err("0 points without a badge awards nothing", "points")
-        if not rule.when:
+        if not rule.when and rule.team_goal is None:
             err(
                 "a points rule must say which event types it scores",
                 "when",
@@ -306,6 +315,7 @@ def _check_rule(
             parse_duration(rule.cooldown)
         except ValueError as problem:
             err(str(problem), "cooldown")
+    errors.extend(check_review(rule, base, lines, lambda: rule.team_goal is not None))
     valid = rule.valid
     if valid is not None and valid.from_ and valid.until and valid.from_ > valid.until:
         err(f"`from` {valid.from_} is after `until` {valid.until}", "valid")
@@ -382,6 +392,15 @@ def _check_rule(
                     suggestion = "add `when:` so the event's attributes are known"
                 err(problem.message, "if", suggestion)
                 break
+    if rule.team_goal is not None:
+
+        def check_events(if_: str | None, when: list[str], path: Path_) -> list[RuleError]:
+            update = {"when": when, "if_": if_, "once_per": None, "team_goal": None, "points": 1}
+            probe = rule.model_copy(update=update)
+            found = _check_rule(probe, catalogue, path, lines)
+            return [e for e in found if e.field in ("when", "if")]
+
+        errors.extend(check_team_goal(rule, raw_fields or set(), base, lines, check_events))
     return errors
 
 
@@ -408,6 +427,8 @@ def _without_broken_fields(
     # Requirements that a dropped field would have met are not news to HR.
     if "points" in broken or "multiplier" in broken or "milestone" in broken:
         broken.update({"points", "multiplier", "reason", "when"})
+    if "team_goal" in broken:  # its own `when` was meant
+        broken.add("when")
     return rule, broken
 
 
@@ -485,7 +506,8 @@ def parse_ruleset(text: str) -> tuple[RuleFile | None, list[RuleError]]:
             )
         else:
             first_line_of[rule.id] = line_of(lines, (*base, "id"))
-        errors.extend(e for e in _check_rule(rule, catalogue, base, lines) if e.field not in broken)
+        checked = _check_rule(rule, catalogue, base, lines, {str(k) for k in raw})
+        errors.extend(e for e in checked if (e.field or "").split(".")[0] not in broken)
         rules.append(rule)
 
     if errors:

@@ -24,6 +24,8 @@ from pydantic import (
 
 from rules.catalog import AttributeType
 from rules.periods import Period
+from rules.review import REVIEW_FIELDS, Review
+from rules.team_goals import TEAM_GOAL_FIELDS, WINDOW_FIELDS, TeamGoal
 
 
 def _one_or_many(value: Any) -> Any:
@@ -100,6 +102,8 @@ class Rule(_Strict):
     badge: StrictStr | None = None
     enabled: StrictBool = True
     reason: StrictStr | None = None
+    review: Review | None = None  # awards wait for a reviewer (rules/review.py)
+    team_goal: TeamGoal | None = None  # a department challenge (rules/team_goals.py)
 
 
 # Field names as HR writes them (aliases), for "did you mean" suggestions.
@@ -112,6 +116,15 @@ MILESTONE_FIELDS = tuple(Milestone.model_fields)
 LEVEL_FIELDS = tuple(MilestoneLevel.model_fields)
 VALID_FIELDS = ("from", "until")
 TOP_LEVEL_FIELDS = ("event_types", "rules")
+# Fields of nested mappings by their dotted parent, for "did you mean" suggestions.
+NESTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "cap": CAP_FIELDS,
+    "streak": STREAK_FIELDS,
+    "valid": VALID_FIELDS,
+    "review": REVIEW_FIELDS,
+    "team_goal": TEAM_GOAL_FIELDS,
+    "team_goal.window": WINDOW_FIELDS,
+}
 
 
 class RuleFile(_Strict):

@@ -92,6 +92,45 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             N_("`{name}` is not an attribute of `{type}`"),
         ),
         (r"^add e\.g\. when: (?P<example>\S+)$", N_("add e.g. when: {example}")),
+        # Review before award and department challenges (rules/review.py, team_goals.py).
+        (r"^a review may wait at most 90d$", N_("a review may wait at most 90d")),
+        (
+            r"^a campaign multiplier cannot need review$",
+            N_("a campaign multiplier cannot need review"),
+        ),
+        (
+            r"^only awards are reviewed, not deductions$",
+            N_("only awards are reviewed, not deductions"),
+        ),
+        (
+            r"^a team goal is paid when its window closes and cannot need review$",
+            N_("a team goal is paid when its window closes and cannot need review"),
+        ),
+        (
+            r"^a team goal needs positive `points` for each member$",
+            N_("a team goal needs positive `points` for each member"),
+        ),
+        (
+            r"^a team goal's `(?P<name>[^`]+)` goes under `team_goal`$",
+            N_("a team goal's `{name}` goes under `team_goal`"),
+        ),
+        (
+            r"^`(?P<name>[^`]+)` has no meaning for a team goal$",
+            N_("`{name}` has no meaning for a team goal"),
+        ),
+        (r"^target (?P<got>.+) is not a number$", N_("target {got} is not a number")),
+        (
+            r"^target must be more than 0, got (?P<got>.+)$",
+            N_("target must be more than 0, got {got}"),
+        ),
+        (
+            r"^participation is a share of members: at most 1 \(100%\), got (?P<got>.+)$",
+            N_("participation is a share of members: at most 1 (100%), got {got}"),
+        ),
+        (
+            r"^a (?P<measure>\w+) target is a number, not a share, got (?P<got>.+)$",
+            N_("a {measure} target is a number, not a share, got {got}"),
+        ),
     )
 )
 
