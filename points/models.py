@@ -28,6 +28,7 @@ from points.notifications.models import Notification
 from points.ops.models import JobRun
 from points.org.models import Department, Employee, FormerDepartment, RoleAssignment
 from points.privacy.models import SiteText
+from points.reviews.models import PendingAward
 from points.rewards.models import Redemption, RedemptionStep, Reward, RewardGoal, VoucherCode
 from points.rulesets.models import RuleVersion
 from points.wecom.models import (
@@ -66,6 +67,7 @@ __all__ = [
     "Level",
     "Notification",
     "PendingAdjustment",
+    "PendingAward",
     "PeriodScore",
     "Pilot",
     "QuarantinedRecord",

@@ -18,6 +18,7 @@ def load_jobs() -> Mapping[str, JobFunction]:
     import points.boards.jobs
     import points.integrity.jobs
     import points.ops.jobs
+    import points.reviews.jobs
     import points.rewards.jobs
     import points.scoring.jobs
     import points.wecom.jobs  # noqa: F401

@@ -31,6 +31,7 @@ from rules.loader import (
     validate_text,
 )
 from rules.periods import DEFAULT_TIMEZONE, period_key, period_key_at
+from rules.review import Review
 from rules.schema import Rule, RuleFile
 from rules.simulate import SimulationReport, simulate
 from rules.source import RuleError, RuleSetError
@@ -50,6 +51,7 @@ __all__ = [
     "LedgerFact",
     "Outcome",
     "Rule",
+    "Review",
     "RuleError",
     "RuleFile",
     "RuleSetError",

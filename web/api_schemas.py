@@ -17,6 +17,8 @@ from points.boards.personal import PersonFigures
 from points.ledger.adjustments import MAX_ADJUSTMENT
 from points.ledger.models import LedgerTransaction
 from points.org.models import Employee
+from points.reviews.models import PendingAward, ReviewStatus
+from points.reviews.service import MAX_REASON as REVIEW_MAX_REASON
 from points.rewards.schemas import RewardPublic
 
 
@@ -197,3 +199,58 @@ class IntegrityFlagOut(BaseModel):
 
 class IntegrityFlagList(BaseModel):
     items: list[IntegrityFlagOut]
+
+
+class ReviewDecisionIn(BaseModel):
+    """``POST /api/v1/reviews/{id}/accept|reject``: an optional reason (kept, audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=REVIEW_MAX_REASON)
+
+
+class PendingAwardOut(BaseModel):
+    """An award of a rule with `review`: pending until accepted, rejected or expired."""
+
+    id: int
+    userid: str
+    name: str
+    points: int
+    reason: str
+    reason_en: str
+    event_id: int
+    rule_id: str
+    rule_version: int
+    reviewer: Literal["hr", "head"]
+    effective_at: str
+    expires_at: str
+    status: Literal["pending", "accepted", "rejected", "expired", "withdrawn"]
+    decided_by: str | None
+    decision_reason: str
+
+    @classmethod
+    def of(cls, award: PendingAward, employee: Employee) -> PendingAwardOut:
+        assert award.id is not None
+        return cls(
+            id=award.id,
+            userid=employee.userid,
+            name=employee.name,
+            points=award.points,
+            reason=award.reason,
+            reason_en=award.reason_en,
+            event_id=award.event_id,
+            rule_id=award.rule_id,
+            rule_version=award.rule_version,
+            reviewer="head" if award.reviewer == "head" else "hr",
+            effective_at=award.effective_at.isoformat(),
+            expires_at=award.expires_at.isoformat(),
+            status=ReviewStatus(award.status).value,
+            decided_by=award.decided_by,
+            decision_reason=award.decision_reason,
+        )
+
+
+class PendingAwardPage(BaseModel):
+    """The awards the caller may review, oldest first (their own never among them)."""
+
+    items: list[PendingAwardOut]

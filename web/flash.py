@@ -30,6 +30,8 @@ MESSAGES = {
     "calendar_imported": N_("Calendar imported: working-day streaks follow it from now on."),
     "calendar_saved": N_("Day saved in the calendar."),
     "calendar_removed": N_("Day removed: it follows the ordinary week again."),
+    "award_accepted": N_("Accepted: the points are now in the person's balance."),
+    "award_rejected": N_("Rejected: the points were not paid. The person has been told."),
 }
 
 

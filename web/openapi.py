@@ -30,7 +30,10 @@ from web.api_schemas import (
     Error,
     EventResults,
     IntegrityFlagList,
+    PendingAwardOut,
+    PendingAwardPage,
     PendingOut,
+    ReviewDecisionIn,
 )
 from web.openapi_operations import OPERATIONS_PATHS
 
@@ -148,6 +151,31 @@ OPERATIONS: tuple[Operation, ...] = (
         for action, summary in (
             ("approve", "A second HR/admin person approves a waiting adjustment"),
             ("reject", "Reject a waiting adjustment; nothing is written"),
+        )
+    ),
+    Operation(
+        "get",
+        "/api/v1/reviews",
+        "Awards of rules with `review` waiting for the caller's decision, oldest first: "
+        "HR/admin see all, heads the `by: head` ones of their departments; never one's own",
+        {200: PendingAwardPage},
+    ),
+    *(
+        Operation(
+            "post",
+            f"/api/v1/reviews/{{id}}/{action}",
+            summary,
+            {200: PendingAwardOut},
+            body=ReviewDecisionIn,
+            parameters=[ID],
+        )
+        for action, summary in (
+            (
+                "accept",
+                "Accept a pending award: posted to the ledger with its event and rule "
+                "(a repeat answers the same; one's own is 403)",
+            ),
+            ("reject", "Reject a pending award with an optional reason; nothing is paid"),
         )
     ),
     Operation(

@@ -279,6 +279,12 @@ ADMIN_LINKS: tuple[AdminLink, ...] = (
         N_("Patterns worth a look: caps day after day, bursts, odd hours, mutual approvals"),
     ),
     AdminLink(
+        N_("Awards to review"),
+        "/reviews",
+        Permission.review_awards,
+        N_("Awards of rules with review: accept or reject them before they are paid"),
+    ),
+    AdminLink(
         N_("Event intake"),
         "/admin/events",
         Permission.view_audit,

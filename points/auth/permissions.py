@@ -32,6 +32,7 @@ class Permission(enum.StrEnum):
     resolve_appeals = "resolve_appeals"
     run_jobs = "run_jobs"  # the periodic jobs page: see runs, run one now
     review_integrity = "review_integrity"  # the integrity queue: patterns worth a look
+    review_awards = "review_awards"  # accept or reject awards of rules with `review`
 
 
 _EMPLOYEE = {Permission.view_own, Permission.redeem}
@@ -39,6 +40,7 @@ _HEAD = _EMPLOYEE | {
     Permission.view_department,
     Permission.approve_redemptions,
     Permission.view_appeals,
+    Permission.review_awards,
 }
 # Finance reads every figure and export, and changes nothing.
 _FINANCE = _EMPLOYEE | {

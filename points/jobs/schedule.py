@@ -27,4 +27,6 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("privacy_retention", {"hour": 3, "minute": 40}),
     # The integrity review's patterns, over the last 28 days, once the night's pulls are in.
     ("integrity_scan", {"hour": 4, "minute": 30}),
+    # Awards waiting for review past their `expires` are rejected with that reason.
+    ("expire_pending_awards", {"minute": {25}}),
 )

@@ -27,6 +27,7 @@ from points.ledger.service import Posting, earning, lock_people
 from points.ledger.writer import post
 from points.org.models import Department, Employee, EmployeeStatus
 from points.pg import driver
+from points.reviews.service import hold, hold_places, reviewed_rules, withdraw_for_events
 from points.rulesets.service import compiled, ensure_active
 from points.scoring.progress import (
     ProgressWriter,
@@ -42,6 +43,7 @@ from rules import (
     Award,
     CompiledRuleset,
     Event,
+    Review,
     StreakState,
     period_key,
     score_event,
@@ -322,6 +324,10 @@ async def score_events(
     version = await ensure_active(session)
     ruleset = await with_workdays(session, compiled(version))
     histories = await _histories(session, people, events, ruleset, settings.zone)
+    reviewed = reviewed_rules(ruleset)
+    held: list[tuple[Posting, Review]] = []
+    if reviewed:  # a pending award holds its place in caps and once_per
+        await hold_places(session, histories, reviewed)
     zone = settings.zone
     postings: list[Posting] = []
     streak_updates: dict[tuple[int, str], StreakState] = {}
@@ -359,27 +365,31 @@ async def score_events(
         for rule_id, state in outcome.streaks:
             streak_updates[(employee.id, rule_id)] = state
         for award in outcome.awards:
-            postings.append(
-                earning(
-                    _award_key(event.id, award),
-                    TransactionKind.award,
-                    employee.id,
-                    employee.department_id,
-                    award.points,
-                    event.occurred_at,
-                    event_id=event.id,
-                    rule_id=award.rule_id,
-                    rule_version=award.rule_version,
-                    cap_period_key=award.period_key,
-                    once_value=award.once_value,
-                    badge=award.badge,
-                    reason=award.reason_zh,
-                    reason_en=award.reason_en,
-                )
+            posting = earning(
+                _award_key(event.id, award),
+                TransactionKind.award,
+                employee.id,
+                employee.department_id,
+                award.points,
+                event.occurred_at,
+                event_id=event.id,
+                rule_id=award.rule_id,
+                rule_version=award.rule_version,
+                cap_period_key=award.period_key,
+                once_value=award.once_value,
+                badge=award.badge,
+                reason=award.reason_zh,
+                reason_en=award.reason_en,
             )
+            review = reviewed.get(award.rule_id)
+            if review is None:
+                postings.append(posting)
+            else:  # waits for a reviewer: points/reviews
+                held.append((posting, review))
             summary.awards += 1
             summary.points += award.points
     await post(session, postings, zone)
+    await hold(session, held)
     await _save_streaks(session, streak_updates)
     await progress.save(session)
     for event in reversing:
@@ -467,6 +477,8 @@ async def reverse_for(session: AsyncSession, settings: Settings, event: StoredEv
     earlier = [i for i in (await session.exec(query)).all() if i is not None]
     if not earlier:
         return 0
+    # Awards of those events still waiting for review are never paid.
+    await withdraw_for_events(session, [e for e in earlier if e is not None])
     awards = (
         await session.exec(
             select(LedgerTransaction).where(

@@ -28,6 +28,7 @@ from points.ledger.models import AccountKind, LedgerTransaction, TransactionKind
 from points.ledger.service import balances, earning, lock_people
 from points.ledger.writer import post
 from points.org.models import Employee, EmployeeStatus
+from points.reviews.service import not_back_applied, reviewed_rules
 from points.rulesets.models import RuleVersion
 from points.rulesets.service import compiled
 from points.scoring.progress import progress_before, progress_rules, withdrawn_events
@@ -172,8 +173,11 @@ async def plan(
                 past.record(outcome)
             if event_id in reversed_events:
                 continue  # the source took it back; it would have been reversed too
-            totals[employee_id] += sum(a.points for a in outcome.awards)
+            # Awards that wait for review are paid only by a reviewer, never back-applied.
+            totals[employee_id] += sum(a.points for a in outcome.awards if a.rule_id not in held)
         return totals
+
+    held = set(reviewed_rules(ruleset))
 
     candidate = await session.run_sync(replay)
     given = dict(
@@ -190,6 +194,7 @@ async def plan(
                     ),
                     col(LedgerTransaction.effective_at) >= window.since,
                     col(LedgerTransaction.effective_at) < window.until,
+                    *not_back_applied(held),
                 )
                 .group_by(col(LedgerTransaction.employee_id))
             )

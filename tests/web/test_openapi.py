@@ -13,6 +13,7 @@ from web.openapi import openapi_document
 ACTIONS = {
     "/api/v1/redemptions/{id}": ("approve", "decline", "fulfil", "cancel"),
     "/api/v1/adjustments/{id}": ("approve", "reject"),
+    "/api/v1/reviews/{id}": ("accept", "reject"),
 }
 
 

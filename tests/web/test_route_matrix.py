@@ -142,6 +142,11 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/events"): "hr",
     ("POST", "/api/v1/employees/{userid}/adjustments"): "hr",
     ("POST", "/api/v1/adjustments/{id:int}/{action:str}"): "hr",
+    # Review before award: heads decide `by: head` awards of their departments, HR all.
+    ("GET", "/reviews"): "head",
+    ("POST", "/reviews/{id:int}/{action:str}"): "head",
+    ("GET", "/api/v1/reviews"): "head",
+    ("POST", "/api/v1/reviews/{id:int}/{action:str}"): "head",
 }
 
 FILL = {

@@ -20,6 +20,7 @@ from web.routes import (
     pages,
     points_pages,
     privacy,
+    reviews,
     rewards,
     rewards_api,
     rules_pages,
@@ -48,4 +49,5 @@ routes: list[BaseRoute] = [
     *integrity.routes,
     *operations.routes,
     *privacy.routes,
+    *reviews.routes,
 ]

@@ -24,6 +24,7 @@ from points.ledger.models import TransactionKind
 from points.levels import service as levels
 from points.org import service as org
 from points.progress import milestone_goals, streak_goals
+from points.reviews.service import for_person
 from points.rewards.goals import goal_progress
 from points.statement import STATEMENT_KINDS, statement
 from web.forms import date_param, day_start, page_params
@@ -68,13 +69,16 @@ async def home(ctx: Ctx) -> Response:
         answers=await appeals.answers_by_entry(ctx.session, [r.id for r in rows if r.id]),
         appeals=await appeals.for_home(ctx.session, employee.id),
         expiring=await expiring(ctx.session, ctx.settings, employee.id, today),
+        reviews=await for_person(ctx.session, employee.id),
     )
 
 
 @page(Permission.view_own)
 async def my_history(ctx: Ctx) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
-    return await _history_page(ctx, employee.userid, "history.html")
+    assert employee.id is not None
+    reviews = await for_person(ctx.session, employee.id)
+    return await _history_page(ctx, employee.userid, "history.html", reviews=reviews)
 
 
 async def _history_page(ctx: Ctx, userid: str, template: str, **extra: Any) -> Response:

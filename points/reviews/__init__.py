@@ -1,0 +1,1 @@
+"""Review before award: awards of rules with ``review`` wait for a reviewer."""
