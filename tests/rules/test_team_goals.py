@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules import compile_ruleset, load_ruleset_text, validate_text
-from rules.team_goals import figure, matcher, parse_target, reached
+from rules.team_goals import figure, parse_target, reached
+from rules.team_match import matcher
 from tests.rules.helpers import at, make_event
 
 GOAL = """\
