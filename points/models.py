@@ -31,6 +31,7 @@ from points.privacy.models import SiteText
 from points.reviews.models import PendingAward
 from points.rewards.models import Redemption, RedemptionStep, Reward, RewardGoal, VoucherCode
 from points.rulesets.models import RuleVersion
+from points.team_goals.models import TeamGoalResult
 from points.wecom.models import (
     ApprovalPolicyRule,
     BehaviorDay,
@@ -82,6 +83,7 @@ __all__ = [
     "RuleStreak",
     "RuleVersion",
     "SiteText",
+    "TeamGoalResult",
     "VoucherCode",
     "metadata",
 ]

@@ -21,6 +21,7 @@ def load_jobs() -> Mapping[str, JobFunction]:
     import points.reviews.jobs
     import points.rewards.jobs
     import points.scoring.jobs
+    import points.team_goals.jobs
     import points.wecom.jobs  # noqa: F401
 
     return JOBS

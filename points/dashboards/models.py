@@ -30,5 +30,7 @@ class Pilot(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     note: str = Field(default="", max_length=1000)
+    # A team goal rule (`team_goal`) this pilot is rewarded by: its page shows what is at stake.
+    reward_rule: str | None = Field(default=None, max_length=80)
     created_by: str = Field(max_length=96)
     created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)

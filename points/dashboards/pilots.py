@@ -143,10 +143,12 @@ async def create_pilot(
     days: int = 30,
     goals: Sequence[dict[str, Any]] = (),
     note: str = "",
+    reward_rule: str = "",
     ip: str = "",
     user_agent: str = "",
 ) -> Pilot:
-    """HR defines a pilot programme (试点); audited."""
+    """HR defines a pilot programme (试点); audited. ``reward_rule`` names a team goal
+    rule (``team_goal``) whose reward the pilot's page shows as at stake."""
     name = name.strip()
     if not name or len(name) > 80:
         raise InvalidInput(_("A pilot needs a name (at most 80 characters)."))
@@ -168,6 +170,7 @@ async def create_pilot(
         days=days,
         goals=_parse_goals(goals),
         note=note.strip()[:1000],
+        reward_rule=reward_rule.strip()[:80] or None,
         created_by=actor,
     )
     session.add(pilot)

@@ -29,4 +29,6 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("integrity_scan", {"hour": 4, "minute": 30}),
     # Awards waiting for review past their `expires` are rejected with that reason.
     ("expire_pending_awards", {"minute": {25}}),
+    # Department challenges whose window closed (at local midnight) are settled and paid.
+    ("settle_team_goals", {"hour": 0, "minute": 50}),
 )

@@ -24,6 +24,7 @@ from points.i18n import N_, _
 from points.ledger.models import Period
 from points.org import service as org
 from points.org.models import Department
+from points.team_goals import service as team_goals
 from web.charts import bar_chart, line_chart
 from web.forms import int_param
 from web.routes.boards import csv_response
@@ -146,6 +147,7 @@ async def dashboard_page(ctx: Ctx) -> Response:
         can_export=ctx.principal.can(Permission.export),
         can_manage_pilots=ctx.principal.can(Permission.manage_pilots),
         query_string=str(ctx.request.query_params),
+        team_goals=await team_goals.progress(ctx.session, ctx.settings, visible),
     )
 
 
@@ -221,6 +223,7 @@ async def create_pilot(ctx: Ctx) -> Response:
         days=days,
         goals=goals,
         note=str(form.get("note", "")),
+        reward_rule=str(form.get("reward_rule", "")),
         ip=ctx.client_ip,
         user_agent=ctx.user_agent,
     )
@@ -237,11 +240,17 @@ async def pilot_page(ctx: Ctx) -> Response:
     progress = await dashboard_pilots.pilot_progress(
         ctx.session, pilot, ctx.settings.zone, visible=visible
     )
+    stake = None
+    if progress.pilot.reward_rule:  # a team goal the pilot names: the reward at stake
+        stake = await team_goals.at_stake(ctx.session, ctx.settings, progress.pilot.reward_rule)
     return render(
         ctx.request,
         "dashboards/pilot.html",
         progress=progress,
         summary=dashboard_pilots.newsletter_summary(progress),
+        team_goals=[
+            t for t in (stake[1] if stake else []) if visible is None or t.department.id in visible
+        ],
     )
 
 

@@ -15,6 +15,7 @@ from points.i18n import _, current_locale
 from points.org.models import Employee
 from points.rulesets import service
 from points.rulesets.models import RuleVersion, VersionStatus
+from points.team_goals import service as team_goals
 from points.workbench import service as workbench
 from points.workbench.simulation import simulate_stored, window_for
 from rules import SimulationReport, parse_ruleset
@@ -281,6 +282,12 @@ async def simulate(ctx: Ctx) -> Response:
         report=report,
         names=names or {},
         rule_title=_titles(candidate, active) if candidate else None,
+        team_goals=await team_goals.projected(
+            ctx.session, ctx.settings, service.compiled(candidate)
+        )
+        if candidate
+        else [],
+        projection=True,
     )
 
 

@@ -1,0 +1,1 @@
+"""Department challenges (team goals): measured over a window, paid when it closes."""
