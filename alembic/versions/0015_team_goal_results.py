@@ -1,7 +1,7 @@
 """settled department challenges (team goals); a pilot may name one as its reward
 
 Revision ID: 0015_team_goals
-Revises: 0004
+Revises: 0014_frozen_rank
 Create Date: 2026-11-27 21:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_team_goals"
-down_revision: str | None = "0004"
+down_revision: str | None = "0014_frozen_rank"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
