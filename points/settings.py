@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     WECOM_RETRY_BASE_SECONDS: float = Field(
         0.5, ge=0, le=30, description="first pause of the API client's bounded retries"
     )
+    WECOM_WORKBENCH: bool = Field(
+        True, description="with WeCom on, each person's workbench tile shows their points"
+    )
 
     @field_validator("TIMEZONE")
     @classmethod

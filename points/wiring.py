@@ -22,6 +22,7 @@ def load_jobs() -> Mapping[str, JobFunction]:
     import points.rewards.jobs
     import points.scoring.jobs
     import points.team_goals.jobs
-    import points.wecom.jobs  # noqa: F401
+    import points.wecom.jobs
+    import points.wecom.workbench_card  # noqa: F401
 
     return JOBS

@@ -20,7 +20,7 @@ def _settings() -> Settings:
 
 @click.group("wecom")
 def wecom() -> None:
-    """WeCom: pull connectors and a callback simulator."""
+    """WeCom: pull connectors, a callback simulator and the workbench tile."""
 
 
 @wecom.command("pull")
@@ -108,3 +108,35 @@ def simulate(url: str | None, count: int, users: tuple[str, ...]) -> None:
     click.echo(f"{report.accepted}/{len(report.deliveries)} callbacks accepted by {target}")
     if report.accepted != len(report.deliveries):
         raise SystemExit(1)
+
+
+@wecom.command("workbench-template")
+def workbench_template() -> None:
+    """Set the app's workbench tile template (keydata) now."""
+    from points.db import Database
+    from points.jobs import InlineQueue
+    from points.wecom.client import WeComError
+    from points.wecom.jobs import run_connector_job
+    from points.wecom.workbench_card import TEMPLATE_JOB, enabled
+    from points.wiring import load_jobs
+
+    load_jobs()
+    settings = _settings()
+    if not enabled(settings):
+        raise click.ClickException(
+            "the workbench card is off: set POINTS_WECOM_ENABLED=true, POINTS_WECOM_CORP_ID, "
+            "POINTS_WECOM_SECRET and POINTS_WECOM_AGENT_ID (and leave POINTS_WECOM_WORKBENCH on)"
+        )
+
+    async def run() -> Any:
+        db = Database(settings)
+        try:
+            return await run_connector_job(InlineQueue(settings, db), TEMPLATE_JOB)
+        finally:
+            await db.dispose()
+
+    try:
+        outcome = asyncio.run(run())
+    except WeComError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(outcome, ensure_ascii=False))

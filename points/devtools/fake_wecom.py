@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from points.devtools.fake_workbench import FakeWorkbench
 from points.wecom.crypto import CallbackCrypto, SealedCallback
 from points.wecom.samples import approval_detail, date_control, meeting_info, vacation_control
 
@@ -92,6 +93,8 @@ class FakeWeCom:
     #: Calls left per path before WeCom's rate limit answers (45009) every call;
     #: ``limits.clear()`` lifts it (the minute or hour has passed).
     limits: dict[str, int] = field(default_factory=dict)
+    #: The app's workbench tile (points/devtools/fake_workbench.py).
+    workbench: FakeWorkbench = field(default_factory=FakeWorkbench)
     # What happened, for assertions.
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     sent_messages: list[dict[str, Any]] = field(default_factory=list)
@@ -263,6 +266,8 @@ class FakeWeCom:
             "/cgi-bin/meeting/get_info": ("POST", self._meeting_info),
             "/cgi-bin/message/send": ("POST", self._send_message),
             "/cgi-bin/auth/getuserinfo": ("GET", self._user_info),
+            "/cgi-bin/agent/set_workbench_template": ("POST", self._workbench_template),
+            "/cgi-bin/agent/set_workbench_data": ("POST", self._workbench_data),
         }
         routes = [
             Route("/cgi-bin/gettoken", self._wrap("/cgi-bin/gettoken", self._gettoken, False))
@@ -521,6 +526,12 @@ class FakeWeCom:
                 return
             self._delivered_at[key] = now
             self.deliveries.append((userid, title))
+
+    async def _workbench_template(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        return self.workbench.set_template(self.agent_id, body)
+
+    async def _workbench_data(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        return self.workbench.set_data(self.agent_id, self.users, body)
 
     async def _user_info(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         code = request.query_params.get("code", "")

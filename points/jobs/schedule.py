@@ -17,6 +17,8 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("wecom_pull_behavior", {"hour": 3, "minute": 10}),
     ("wecom_pull_meetings", {"hour": 3, "minute": 25}),
     ("wecom_daily_digest", {"hour": 20, "minute": 0}),
+    # Workbench tiles follow scoring within a minute (batched, within WeCom's limits).
+    ("wecom_workbench_cards", {"minute": set(range(60))}),
     # Boards of a week or month that just closed are published as they stood.
     ("freeze_closed_boards", {"minute": {5}}),
     # Redemptions nobody acted on release their hold; old points expire.
