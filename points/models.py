@@ -9,7 +9,7 @@ from points.appeals.models import Appeal
 from points.audit.models import AuditEntry
 from points.auth.models import ApiToken
 from points.boards.models import FrozenBoard, FrozenRank
-from points.dashboards.models import Pilot
+from points.dashboards.models import Pilot, PilotPulse
 from points.events.models import ActivityEvent, EventConflict
 from points.integrity.models import IntegrityFlag
 from points.ledger.models import (
@@ -71,6 +71,7 @@ __all__ = [
     "PendingAward",
     "PeriodScore",
     "Pilot",
+    "PilotPulse",
     "QuarantinedRecord",
     "Redemption",
     "RedemptionStep",

@@ -16,6 +16,7 @@ from points.jobs import JOBS, JobFunction
 def load_jobs() -> Mapping[str, JobFunction]:
     """Every registered job by name (importing each domain's job module registers them)."""
     import points.boards.jobs
+    import points.dashboards.pilot_report
     import points.integrity.jobs
     import points.ops.jobs
     import points.reviews.jobs

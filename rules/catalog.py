@@ -413,6 +413,17 @@ BUILTIN_EVENT_TYPES: dict[str, EventType] = {
             score="float",
             passed="bool",
         ),
+        _t(
+            "feedback.submitted",
+            "提交试点反馈",
+            "pilot feedback submitted",
+            "{week}",
+            "{week}",
+            pilot_id="str",
+            week="str",  # ISO week, e.g. 2026-W48
+            score="int",  # 1–5
+            has_comment="bool",
+        ),
     )
 }
 

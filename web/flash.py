@@ -32,6 +32,7 @@ MESSAGES = {
     "calendar_removed": N_("Day removed: it follows the ordinary week again."),
     "award_accepted": N_("Accepted: the points are now in the person's balance."),
     "award_rejected": N_("Rejected: the points were not paid. The person has been told."),
+    "pulse": N_("Thank you! Your pilot feedback was received."),
 }
 
 

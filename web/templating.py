@@ -11,7 +11,7 @@ from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.requests import Request
 from starlette.responses import Response
 
-from points.dashboards.pilots import goal_progress_sentence, goal_sentence
+from points.dashboards.pilots import goal_in_words, goal_progress_sentence, goal_sentence
 from points.i18n import LOCALE_NAMES, N_, current_locale, gettext_, ngettext_
 from rules.milestones import tier_names
 from web.audit_view import action_label, details_text
@@ -129,6 +129,7 @@ def make_templates() -> Jinja2Blocks:
     env.globals["rule_message"] = rule_message
     env.globals["schedule_text"] = schedule_text
     env.globals["goal_sentence"] = goal_sentence
+    env.globals["goal_in_words"] = goal_in_words
     env.globals["goal_progress_sentence"] = goal_progress_sentence
     env.globals["audit_details"] = details_text
     env.globals["tier_names"] = tier_names

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.audit.service import record
 from points.calendar import day_start
 from points.dashboards.figures import (
+    APPROVAL_FIGURES,
     FIGURES_BY_KEY,
     Figure,
     Figures,
@@ -25,9 +26,10 @@ from points.dashboards.models import Pilot
 from points.db import utcnow
 from points.errors import InvalidInput, NotFound
 from points.i18n import _
-from points.org.models import Department
+from points.org.models import Department, Employee, EmployeeStatus
 
 GOAL_KINDS = ("target", "improve")
+MAX_TEMPLATES = 10
 
 
 @dataclass
@@ -38,6 +40,7 @@ class GoalProgress:
     label: str
     current: float | None
     baseline: float | None
+    templates: tuple[str, ...] = ()
 
     @property
     def change_pct(self) -> float | None:
@@ -80,6 +83,10 @@ class GoalProgress:
             "change_pct": self.change_pct,
             "progress_pct": self.progress,
             "met": self.met,
+            "unit": self.figure.unit,
+            "direction": "higher" if self.figure.higher_is_better else "lower",
+            "templates": list(self.templates),
+            "in_words": goal_in_words(self),
         }
 
 
@@ -103,6 +110,7 @@ class PilotProgress:
             "id": self.pilot.id,
             "name": self.pilot.name,
             "departments": self.departments,
+            "owner": self.pilot.owner,
             "start_on": self.pilot.start_on.isoformat(),
             "days": self.pilot.days,
             "days_done": self.days_done,
@@ -129,8 +137,48 @@ def _parse_goals(goals: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if value <= 0 or value > 100000:
             raise InvalidInput(_("A goal needs a number above zero."))
         label = str(goal.get("label") or "").strip()[:80]
-        parsed.append({"figure": figure, "kind": kind, "value": value, "label": label})
+        templates = _parse_templates(goal.get("templates"))
+        if templates and figure not in APPROVAL_FIGURES:
+            raise InvalidInput(_("Only approval figures can count chosen templates."))
+        entry: dict[str, Any] = {"figure": figure, "kind": kind, "value": value, "label": label}
+        if templates:
+            entry["templates"] = templates
+        parsed.append(entry)
     return parsed
+
+
+def _parse_templates(raw: object) -> list[str]:
+    """Template names from a list or a comma-separated text (，、 too)."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        for separator in ("，", "、", ";", "；"):
+            raw = raw.replace(separator, ",")
+        items: list[object] = list(raw.split(","))
+    elif isinstance(raw, list | tuple):
+        items = list(raw)
+    else:
+        raise InvalidInput(_("Templates are names separated by commas."))
+    names = list(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    if len(names) > MAX_TEMPLATES or any(len(n) > 40 or "\x00" in n for n in names):
+        raise InvalidInput(_("At most 10 templates, each at most 40 characters."))
+    return names
+
+
+async def _owner(session: AsyncSession, owner: str) -> str:
+    owner = owner.strip()
+    if not owner:
+        return ""
+    found = (
+        await session.exec(
+            select(Employee.userid).where(
+                Employee.userid == owner, Employee.status == EmployeeStatus.active
+            )
+        )
+    ).first()
+    if found is None:
+        raise InvalidInput(_("The owner must be an active employee's userid."))
+    return found
 
 
 async def create_pilot(
@@ -144,11 +192,13 @@ async def create_pilot(
     goals: Sequence[dict[str, Any]] = (),
     note: str = "",
     reward_rule: str = "",
+    owner: str = "",
     ip: str = "",
     user_agent: str = "",
 ) -> Pilot:
     """HR defines a pilot programme (试点); audited. ``reward_rule`` names a team goal
-    rule (``team_goal``) whose reward the pilot's page shows as at stake."""
+    rule (``team_goal``) whose reward the pilot's page shows as at stake; ``owner``
+    (defaults to the creator) gets the weekly report."""
     name = name.strip()
     if not name or len(name) > 80:
         raise InvalidInput(_("A pilot needs a name (at most 80 characters)."))
@@ -172,6 +222,7 @@ async def create_pilot(
         note=note.strip()[:1000],
         reward_rule=reward_rule.strip()[:80] or None,
         created_by=actor,
+        owner=await _owner(session, owner) if owner.strip() else actor[:64],
     )
     session.add(pilot)
     await session.flush()
@@ -216,14 +267,24 @@ async def pilot_progress(
         figure = FIGURES_BY_KEY.get(str(goal.get("figure")))
         if figure is None:
             continue
+        templates = tuple(str(t) for t in goal.get("templates") or ())
+        before, after = baseline, figures
+        if templates:  # only these templates' approvals count for this goal
+            before, after = await figures_for_windows(
+                session,
+                departments,
+                [(start - span, start), (start, start + span)],
+                templates=templates,
+            )
         goals.append(
             GoalProgress(
                 figure,
                 str(goal.get("kind", "target")),
                 float(goal.get("value", 0)),
                 str(goal.get("label") or ""),
-                figures.value(figure.key),
-                baseline.value(figure.key),
+                after.value(figure.key),
+                before.value(figure.key),
+                templates,
             )
         )
     return PilotProgress(pilot, list(names), start, end, done, figures, baseline, goals)
@@ -332,3 +393,49 @@ def newsletter_summary(progress: PilotProgress) -> str:
     if progress.goals:
         lines.append(_("{met} of {total} goals met.").format(met=met, total=len(progress.goals)))
     return "\n".join(lines)
+
+
+def _change_words(goal: GoalProgress) -> str:
+    """How the figure moved, in its unit: 提升 19 个百分点, 下降 30%, 持平."""
+    if goal.current is None or goal.baseline is None:
+        return _("no comparison yet")
+    if goal.figure.unit == "%":
+        points = round(goal.current - goal.baseline, 1)
+        if points > 0:
+            return _("up {n} percentage points").format(n=f"{points:g}")
+        if points < 0:
+            return _("down {n} percentage points").format(n=f"{-points:g}")
+        return _("unchanged")
+    if not goal.baseline:
+        return _("from zero") if goal.current else _("unchanged")
+    change = round((goal.current - goal.baseline) / goal.baseline * 100, 1)
+    if change > 0:
+        return _("up {n}%").format(n=f"{change:g}")
+    if change < 0:
+        return _("down {n}%").format(n=f"{-change:g}")
+    return _("unchanged")
+
+
+def _target_words(goal: GoalProgress) -> str:
+    if goal.kind == "improve":
+        text = (
+            _("target: up at least {value}%")
+            if goal.figure.higher_is_better
+            else _("target: down at least {value}%")
+        )
+        return text.format(value=f"{goal.value:g}")
+    text = _("target ≥ {value}") if goal.figure.higher_is_better else _("target ≤ {value}")
+    return text.format(value=format_figure(goal.value, goal.figure.unit))
+
+
+def goal_in_words(goal: GoalProgress) -> str:
+    """The goal as a sentence with its unit and direction:
+    报销线上化率 62% → 81%，提升 19 个百分点，目标 ≥ 90%."""
+    unit = goal.figure.unit
+    return _("{label} {before} → {now}, {change}, {target}").format(
+        label=goal.label or _(goal.figure.label),
+        before=format_figure(goal.baseline, unit),
+        now=format_figure(goal.current, unit),
+        change=_change_words(goal),
+        target=_target_words(goal),
+    )

@@ -17,6 +17,10 @@ SCHEDULE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("wecom_pull_behavior", {"hour": 3, "minute": 10}),
     ("wecom_pull_meetings", {"hour": 3, "minute": 25}),
     ("wecom_daily_digest", {"hour": 20, "minute": 0}),
+    # Pilots: the pulse from Friday afternoon, last week's report on Monday morning
+    # (both daily and once a week each, so a missed day catches up).
+    ("pilot_weekly_pulse", {"hour": 15, "minute": 0}),
+    ("pilot_weekly_report", {"hour": 9, "minute": 30}),
     # Workbench tiles follow scoring within a minute (batched, within WeCom's limits).
     ("wecom_workbench_cards", {"minute": set(range(60))}),
     # Boards of a week or month that just closed are published as they stood.

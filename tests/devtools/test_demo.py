@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
+from points.dashboards.models import Pilot, PilotPulse
+from points.dashboards.pilots import goal_in_words, pilot_progress
+from points.devtools.demo.build import build_demo
 from points.devtools.demo.company import build_company
+from points.i18n import use_locale
+from points.ledger.models import LedgerTransaction
 from points.org.models import Department, Employee, Role, RoleAssignment
 from tests.support.services import Store
 
@@ -47,3 +52,26 @@ async def test_building_the_demo_twice_changes_nothing(lite: Store) -> None:
             await session.commit()
     employees, _departments, _depth, _userids = await _company_facts(lite)
     assert employees == 40
+
+
+async def test_the_demo_runs_a_pilot_with_both_seed_goals_and_pulse_answers(lite: Store) -> None:
+    await build_demo(lite.settings, employees=80, days=30, seed=7)
+    async with lite.db.session() as session:
+        pilot = (await session.exec(select(Pilot))).one()
+        assert [g["label"] for g in pilot.goals] == ["审批效率提升 30%", "报销审批线上化率"]
+        assert pilot.goals[1]["templates"] == ["报销"] and pilot.owner
+        answers = (await session.exec(select(PilotPulse))).all()
+        assert len(answers) == 5 and len({a.week_key for a in answers}) >= 2
+        awarded = (
+            await session.exec(
+                select(func.count())
+                .select_from(LedgerTransaction)
+                .where(LedgerTransaction.rule_id == "pilot-feedback")
+            )
+        ).one()
+        assert awarded == len(answers)  # each person's answer of a week scored once
+        progress = await pilot_progress(session, pilot, lite.settings.zone)
+    with use_locale("zh_CN"):
+        words = [goal_in_words(goal) for goal in progress.goals]
+    assert words[0].startswith("审批效率提升 30% ") and words[0].endswith("目标 下降 ≥ 30%")
+    assert words[1].startswith("报销审批线上化率 ") and words[1].endswith("目标 ≥ 90%")

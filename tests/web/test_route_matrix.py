@@ -59,6 +59,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/dashboard"): "head",
     ("GET", "/dashboard/pilots"): "head",
     ("GET", "/dashboard/pilots/{pilot_id:int}"): "head",
+    ("GET", "/dashboard/pilots/{pilot_id:int}/export.csv"): "head",
+    ("POST", "/pulse"): "employee",  # members of a running pilot (its own tests)
     ("GET", "/approvals"): "head",
     ("POST", "/approvals/{id:int}/{action:str}"): "head",
     ("GET", "/people"): "hr",

@@ -17,10 +17,12 @@ from points.bounds import check_day, check_int
 from points.calendar import fit_key, key_at, recent_keys
 from points.dashboards import dashboard as dashboard_service
 from points.dashboards import figures as dashboard_figures
+from points.dashboards import pilot_report, pulse
 from points.dashboards import pilots as dashboard_pilots
 from points.db import utcnow
 from points.errors import Forbidden, InvalidInput, NotFound
 from points.i18n import N_, _
+from points.jobs import commit
 from points.ledger.models import Period
 from points.org import service as org
 from points.org.models import Department
@@ -210,6 +212,7 @@ async def create_pilot(ctx: Ctx) -> Response:
             "kind": form.get(f"goal_kind_{i}") or "target",
             "value": form.get(f"goal_value_{i}"),
             "label": form.get(f"goal_label_{i}") or "",
+            "templates": str(form.get(f"goal_templates_{i}") or ""),
         }
         for i in range(GOAL_ROWS)
         if form.get(f"goal_figure_{i}") and form.get(f"goal_value_{i}")
@@ -224,6 +227,7 @@ async def create_pilot(ctx: Ctx) -> Response:
         goals=goals,
         note=str(form.get("note", "")),
         reward_rule=str(form.get("reward_rule", "")),
+        owner=str(form.get("owner", "")) or ctx.principal.userid,
         ip=ctx.client_ip,
         user_agent=ctx.user_agent,
     )
@@ -231,8 +235,7 @@ async def create_pilot(ctx: Ctx) -> Response:
     return RedirectResponse(f"/dashboard/pilots/{pilot.id}", status_code=303)
 
 
-@page(Permission.view_department)
-async def pilot_page(ctx: Ctx) -> Response:
+async def _visible_pilot(ctx: Ctx) -> tuple[dashboard_pilots.PilotProgress, set[int] | None]:
     pilot = await dashboard_pilots.get_pilot(ctx.session, int(ctx.request.path_params["pilot_id"]))
     visible = await visible_departments(ctx.session, ctx.principal)
     if visible is not None and not set(pilot.department_ids) & visible:
@@ -240,6 +243,12 @@ async def pilot_page(ctx: Ctx) -> Response:
     progress = await dashboard_pilots.pilot_progress(
         ctx.session, pilot, ctx.settings.zone, visible=visible
     )
+    return progress, visible
+
+
+@page(Permission.view_department)
+async def pilot_page(ctx: Ctx) -> Response:
+    progress, visible = await _visible_pilot(ctx)
     stake = None
     if progress.pilot.reward_rule:  # a team goal the pilot names: the reward at stake
         stake = await team_goals.at_stake(ctx.session, ctx.settings, progress.pilot.reward_rule)
@@ -251,7 +260,35 @@ async def pilot_page(ctx: Ctx) -> Response:
         team_goals=[
             t for t in (stake[1] if stake else []) if visible is None or t.department.id in visible
         ],
+        weeks=await pulse.weeks(ctx.session, progress.pilot),
+        members=len(await pulse.members(ctx.session, progress.pilot)),
     )
+
+
+@page(Permission.view_department)
+async def export_pilot(ctx: Ctx) -> Response:
+    """Goals in words and the weekly pulse, as CSV (comments without names)."""
+    progress, _visible = await _visible_pilot(ctx)
+    rows = pilot_report.csv_rows(progress, await pulse.weeks(ctx.session, progress.pilot))
+    return csv_response(
+        [[str(cell) for cell in row] for row in rows], f"pilot-{progress.pilot.id}.csv"
+    )
+
+
+@page(Permission.view_own)
+async def answer_pulse(ctx: Ctx) -> Response:
+    """A pilot member answers this week's pulse from home; a second answer is refused."""
+    form = await ctx.request.form()
+    try:
+        pilot_id = check_int(int(str(form.get("pilot_id", ""))), "pilot_id")
+    except ValueError:
+        raise InvalidInput(_("No such pilot.")) from None
+    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    await pulse.answer(
+        ctx.session, ctx.settings, employee, pilot_id, form.get("score"), form.get("comment")
+    )
+    await commit(ctx.session, ctx.queue)
+    return RedirectResponse("/?done=pulse#pulse", status_code=303)
 
 
 routes = [
@@ -260,4 +297,6 @@ routes = [
     Route("/dashboard/pilots", pilots_page),
     Route("/dashboard/pilots/new", create_pilot, methods=["POST"]),
     Route("/dashboard/pilots/{pilot_id:int}", pilot_page),
+    Route("/dashboard/pilots/{pilot_id:int}/export.csv", export_pilot),
+    Route("/pulse", answer_pulse, methods=["POST"]),
 ]

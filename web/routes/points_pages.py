@@ -16,6 +16,7 @@ from points.auth.permissions import Permission
 from points.auth.scope import require_department
 from points.boards.personal import history, person_figures
 from points.bounds import check_int
+from points.dashboards import pulse
 from points.db import utcnow
 from points.errors import InvalidInput
 from points.i18n import N_, _
@@ -70,6 +71,7 @@ async def home(ctx: Ctx) -> Response:
         appeals=await appeals.for_home(ctx.session, employee.id),
         expiring=await expiring(ctx.session, ctx.settings, employee.id, today),
         reviews=await for_person(ctx.session, employee.id),
+        pulses=await pulse.for_home(ctx.session, ctx.settings, employee),
     )
 
 
