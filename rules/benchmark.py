@@ -241,6 +241,7 @@ def _default_checks() -> dict[str, Check | None]:
         "meeting-attended": None,
         "onboarding-training": lambda a: a["category"] == "入职" and a["passed"],
         "approver-turnaround": lambda a: a["turnaround_hours"] <= 4,
+        "pilot-feedback": None,
     }
 
 

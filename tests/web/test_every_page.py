@@ -28,6 +28,7 @@ NOT_PAGES = {
     "/login/wecom/callback",
     "/boards/export.csv",
     "/dashboard/export.csv",
+    "/dashboard/pilots/{pilot_id:int}/export.csv",
     "/fulfilment/spend.csv",
     "/privacy/my-data.csv",
     "/favicon.ico",
