@@ -419,6 +419,16 @@ BUILTIN_EVENT_TYPES: dict[str, EventType] = {
             "pilot feedback submitted",
             "{week}",
             "{week}",
+            Origin(
+                ("app",),
+                permission_zh="无需企业微信权限（试点成员在本应用首页回答）",
+                permission_en="none (pilot members answer on their home page here)",
+                frequency_zh="每个试点成员每周最多一次",
+                frequency_en="at most once a week per pilot member",
+                note_zh="试点成员在首页回答每周反馈时由本应用生成，无需接入。",
+                note_en="Made by this app when a pilot member answers the weekly pulse on "
+                "their home page; nothing to feed.",
+            ),
             pilot_id="str",
             week="str",  # ISO week, e.g. 2026-W48
             score="int",  # 1–5

@@ -86,6 +86,7 @@ async def _earn(pg: Store, clock: Clock, number: int) -> None:
                 "zhangsan",
                 when,
                 customer_id=f"wm{number}",
+                external_userid=f"wm{number}",
                 customer_name="客户",
                 tag_count=1,
             )
