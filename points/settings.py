@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     APPEAL_SLA_DAYS: int = Field(
         0, ge=0, le=365, description="open appeals older than this are overdue; 0 = no SLA"
     )
+    ONBOARDING_DAYS: int = Field(
+        30, ge=1, le=365, description="people who joined this many days ago or less are new joiners"
+    )
     EVENT_RETENTION_DAYS: int = Field(
         0, ge=0, le=3650, description="clear raw event attributes after this many days; 0 = keep"
     )

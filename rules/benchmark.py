@@ -100,6 +100,8 @@ def iter_synthetic_events(
     ]
     staff = [f"u{n:05d}" for n in range(people)]
     departments = {person: rng.choice(_DEPARTMENTS) for person in staff}
+    # Join dates spread around the start, so onboarding challenges run for some people.
+    joined = {p: begin.date() + timedelta(days=(n * 37) % 120 - 60) for n, p in enumerate(staff)}
     for serial in range(count):
         event_type = rng.choices(types, weights)[0]
         actor = rng.choice(staff)
@@ -113,6 +115,7 @@ def iter_synthetic_events(
             occurred_at=begin + step * serial,
             attributes=attributes,
             departments=departments[actor],
+            joined=joined[actor],
         )
 
 

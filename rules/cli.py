@@ -32,15 +32,26 @@ def validate_command(file: Path) -> None:
         raise SystemExit(1)
     enabled = [rule for rule in rule_file.rules if rule.enabled]
     kinds = Counter(
-        "campaign" if r.multiplier is not None else "streak" if r.streak else "points"
+        "challenge"
+        if r.challenge
+        else "campaign"
+        if r.multiplier is not None
+        else "streak"
+        if r.streak
+        else "points"
         for r in enabled
     )
     catalogue = Catalogue(rule_file.event_types)
-    types = sorted({t for r in enabled for t in (r.when or [])})
+    types = sorted(
+        {t for r in enabled for t in (r.when or [])}
+        | {t for r in enabled if r.challenge for g in r.challenge.goals for t in g.when}
+    )
     unknown = [t for t in types if catalogue.get(t) is None]
     click.echo(
         f"OK: {file} — {len(rule_file.rules)} rules ({len(enabled)} enabled: "
-        f"{kinds['points']} points, {kinds['streak']} streak, {kinds['campaign']} campaign), "
+        f"{kinds['points']} points, {kinds['streak']} streak, {kinds['campaign']} campaign"
+        + (f", {kinds['challenge']} challenge" if kinds["challenge"] else "")
+        + "), "
         f"{len(types)} event types"
     )
     if rule_file.event_types:

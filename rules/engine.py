@@ -24,8 +24,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any
 
+from rules import challenges
 from rules.catalog import COMMON_NAMES, LOCAL_TIME_NAMES, AttributeType, Catalogue, EventType
 from rules.conditions import CONDITION_FAILURES, Condition, compile_condition
 from rules.event import Award, AwardKind, Event
@@ -82,6 +84,7 @@ class CompiledRule:
     # Kinds with per-person progress (rules.progress): is an award with this
     # once_value still deserved by this state? None: awards go with their event.
     keeps: Callable[[Mapping[str, Any], str | None], bool] | None = None
+    challenge: Any = None  # a rules.challenges.CompiledChallenge
 
     def __post_init__(self) -> None:
         self.scoped = bool(self.valid_from or self.valid_until or self.exclude or self.departments)
@@ -106,6 +109,7 @@ class CompiledRule:
             or self.streak_days
             or self.streak_weeks
             or self.streak_workdays
+            or self.challenge
             or (self.condition_names & LOCAL_TIME_NAMES)
         )
 
@@ -140,7 +144,11 @@ class _TypePlan:
         self.identity_names = bool(names & {"type", "actor", "external_id"})
         self.derived_names = self.identity_names or self.local_names or self.departments_name
         self.entries = tuple(
-            (rule, rule.condition, bool(rule.scoped or rule.streaked or rule.milestone))
+            (
+                rule,
+                rule.condition,
+                bool(rule.scoped or rule.streaked or rule.milestone or rule.challenge),
+            )
             for rule in self.rules
         )
         counts = Counter(name for rule in self.rules for name in rule.required_values)
@@ -222,8 +230,12 @@ def _compile_rule(rule: Rule, version: int, catalogue: Catalogue) -> CompiledRul
         # looks names up, so one compile serves them all.
         compiled = compile_condition(rule.if_, _symbols(catalogue, when[0] if when else None))
         condition, names, required = compiled.test, compiled.names, compiled.required
-    if rule.multiplier is not None:
-        kind: AwardKind = "campaign"
+    challenge = challenges.compile_challenge(rule.challenge, catalogue) if rule.challenge else None
+    if challenge is not None:
+        kind: AwardKind = "challenge"
+        when, names = challenge.when, challenge.names
+    elif rule.multiplier is not None:
+        kind = "campaign"
     elif rule.streak is not None:
         kind = "streak"
     elif rule.milestone is not None:
@@ -259,6 +271,8 @@ def _compile_rule(rule: Rule, version: int, catalogue: Catalogue) -> CompiledRul
         badge=rule.badge,
         when=when,
         source=rule,
+        keeps=partial(challenges.keeps, challenge) if challenge else None,
+        challenge=challenge,
     )
 
 
@@ -406,6 +420,11 @@ def score_event(
         if rule.milestone is not None:
             awards += advance_milestone(rule, rule.milestone, event, past, progress)
             continue
+        if special and rule.challenge is not None:
+            assert local is not None
+            if award := challenges.advance(rule, event, past, local, context, progress):
+                awards.append(award)
+            continue
         streak_length = 0
         if special and rule.streaked:
             assert local is not None
@@ -417,7 +436,7 @@ def score_event(
             awards.append(award)
 
     if plan.campaigns and awards:
-        base = sum(a.points for a in awards if a.points > 0)
+        base = sum(a.points for a in awards if a.points > 0 and a.kind != "challenge")
         if base > 0:
             for rule in plan.campaigns:
                 if rule.scoped and not _in_scope(rule, event, local):

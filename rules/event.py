@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-AwardKind = Literal["points", "streak", "campaign", "milestone", "team_goal"]
+AwardKind = Literal["points", "streak", "campaign", "milestone", "team_goal", "challenge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,8 @@ class Event:
     ``departments`` lists the names *and* ids (as strings) of the actor's
     department and all its ancestors, most specific first, e.g.
     ``("华东销售组", "17", "销售部", "3", "总公司", "1")``; rule scopes match
-    against any of them.
+    against any of them. ``joined`` is the actor's join date (challenges that
+    start when the person joined count from it).
     """
 
     external_id: str
@@ -26,6 +27,7 @@ class Event:
     occurred_at: datetime
     attributes: Mapping[str, Any] = field(default_factory=dict)
     departments: tuple[str, ...] = ()
+    joined: date | None = None
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:
@@ -44,6 +46,7 @@ class Event:
             occurred_at=occurred,
             attributes=dict(data.get("attributes") or {}),
             departments=tuple(str(d) for d in data.get("departments", departments)),
+            joined=date.fromisoformat(str(data["joined"])) if data.get("joined") else None,
         )
 
 

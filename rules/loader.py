@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rules import challenges
 from rules.catalog import (
     ATTRIBUTE_NAME_PATTERN,
     ATTRIBUTE_TYPES,
@@ -28,6 +29,9 @@ from rules.milestones import check_milestone
 from rules.periods import PERIODS, parse_duration
 from rules.review import REVIEW_HINT, REVIEWERS, check_review
 from rules.schema import (
+    CHALLENGE_FIELDS,
+    CHALLENGE_WINDOW_FIELDS,
+    GOAL_FIELDS,
     LEVEL_FIELDS,
     MILESTONE_FIELDS,
     NESTED_FIELDS,
@@ -71,6 +75,7 @@ _FIELD_HINTS = {
     "exclude": "list userids, e.g. [robot01, admin]",
     "review": REVIEW_HINT,
     "team_goal": TEAM_GOAL_HINT,
+    "challenge": challenges.HINT,
 }
 # The choices of fields with a fixed set of values, by field name.
 _CHOICES: dict[str, tuple[str, ...]] = {"per": PERIODS, "by": REVIEWERS, "measure": MEASURES}
@@ -81,7 +86,13 @@ def _fields_for(loc: tuple[Any, ...]) -> tuple[str, ...]:
     if parent == "milestone" and len(loc) > 3 and loc[1] == "levels":
         return LEVEL_FIELDS
     dotted = ".".join(str(p) for p in loc[:-1] if not isinstance(p, int))
-    return {**NESTED_FIELDS, "milestone": MILESTONE_FIELDS}.get(dotted, RULE_FIELDS)
+    return {
+        **NESTED_FIELDS,
+        "milestone": MILESTONE_FIELDS,
+        "challenge": CHALLENGE_FIELDS,
+        "challenge.window": CHALLENGE_WINDOW_FIELDS,
+        "challenge.goals": GOAL_FIELDS,
+    }.get(dotted, RULE_FIELDS)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -268,6 +279,8 @@ def _check_rule(
     lines: Mapping[Path_, int],
     raw_fields: set[str] | None = None,
 ) -> list[RuleError]:
+    if rule.challenge is not None:
+        return challenges.check(rule, catalogue, base, lines)
     errors: list[RuleError] = []
 
     def err(message: str, field: str | None, suggestion: str | None = None) -> None:
@@ -429,6 +442,8 @@ def _without_broken_fields(
         broken.update({"points", "multiplier", "reason", "when"})
     if "team_goal" in broken:  # its own `when` was meant
         broken.add("when")
+    if "challenge" in broken:
+        broken.update({"when", "if"})  # a challenge names its types in its goals
     return rule, broken
 
 

@@ -80,6 +80,36 @@ class Valid(_Strict):
     until: date | None = None
 
 
+class ChallengeWindow(_Strict):
+    """How long a challenge runs and from when: the person's join date, their first
+    matching event, or a fixed date (``YYYY-MM-DD``)."""
+
+    days: StrictInt = Field(ge=1, le=366)
+    starts: date | StrictStr = "joined"
+
+
+class ChallengeGoal(_Strict):
+    """One line of a challenge: ``count`` matching events inside the window.
+
+    ``departments`` limits the goal to people in those departments (others do not
+    have it on their list).
+    """
+
+    title: StrictStr | None = Field(default=None, max_length=60)
+    title_en: StrictStr | None = Field(default=None, max_length=60)
+    when: Annotated[list[StrictStr], BeforeValidator(_one_or_many)] = Field(min_length=1)
+    if_: StrictStr | None = Field(default=None, alias="if")
+    count: StrictInt = Field(default=1, ge=1, le=10_000)
+    departments: list[StrictStr | StrictInt] = Field(default_factory=list)
+
+
+class Challenge(_Strict):
+    """Every goal met inside the window earns the rule's points and badge once."""
+
+    window: ChallengeWindow
+    goals: list[ChallengeGoal] = Field(default_factory=list, max_length=20)
+
+
 class Rule(_Strict):
     """One scoring rule. See DESIGN.md "Rules" for examples."""
 
@@ -96,6 +126,7 @@ class Rule(_Strict):
     first_time: StrictBool = False
     streak: Streak | None = None
     milestone: Milestone | None = None
+    challenge: Challenge | None = None
     departments: list[StrictStr | StrictInt] = Field(default_factory=list)
     exclude: list[StrictStr] = Field(default_factory=list)
     valid: Valid | None = None
@@ -115,6 +146,9 @@ STREAK_FIELDS = tuple(Streak.model_fields)
 MILESTONE_FIELDS = tuple(Milestone.model_fields)
 LEVEL_FIELDS = tuple(MilestoneLevel.model_fields)
 VALID_FIELDS = ("from", "until")
+CHALLENGE_FIELDS = tuple(Challenge.model_fields)
+CHALLENGE_WINDOW_FIELDS = tuple(ChallengeWindow.model_fields)
+GOAL_FIELDS = tuple((i.alias or n) for n, i in ChallengeGoal.model_fields.items())
 TOP_LEVEL_FIELDS = ("event_types", "rules")
 # Fields of nested mappings by their dotted parent, for "did you mean" suggestions.
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {

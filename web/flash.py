@@ -33,6 +33,8 @@ MESSAGES = {
     "award_accepted": N_("Accepted: the points are now in the person's balance."),
     "award_rejected": N_("Rejected: the points were not paid. The person has been told."),
     "pulse": N_("Thank you! Your pilot feedback was received."),
+    "nudged": N_("Reminder sent: they get a WeCom message with what is left to do."),
+    "nudged_already": N_("They were already reminded today; one reminder a day is enough."),
 }
 
 

@@ -131,6 +131,24 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^a (?P<measure>\w+) target is a number, not a share, got (?P<got>.+)$",
             N_("a {measure} target is a number, not a share, got {got}"),
         ),
+        (
+            r"^a challenge cannot also have `(?P<name>[^`]+)`$",
+            N_("a challenge cannot also have `{name}`"),
+        ),
+        (r"^put `when` and `if` in each goal$", N_("put `when` and `if` in each goal")),
+        (
+            r"^`starts` must be joined, first_event or a date, got (?P<got>.+)$",
+            N_("`starts` must be joined, first_event or a date, got {got}"),
+        ),
+        (r"^write a date like 2026-12-01$", N_("write a date like 2026-12-01")),
+        (r"^a challenge needs at least one goal$", N_("a challenge needs at least one goal")),
+        (r"^a challenge needs `points`$", N_("a challenge needs `points`")),
+        (
+            r"^a challenge awards points, it cannot take them$",
+            N_("a challenge awards points, it cannot take them"),
+        ),
+        (r"^declare it under event_types$", N_("declare it under event_types")),
+        (r"^add goals: (?P<example>.+)$", N_("add goals: {example}")),
     )
 )
 

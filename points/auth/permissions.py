@@ -33,6 +33,7 @@ class Permission(enum.StrEnum):
     run_jobs = "run_jobs"  # the periodic jobs page: see runs, run one now
     review_integrity = "review_integrity"  # the integrity queue: patterns worth a look
     review_awards = "review_awards"  # accept or reject awards of rules with `review`
+    nudge_joiners = "nudge_joiners"  # remind a new joiner of their onboarding quests
 
 
 _EMPLOYEE = {Permission.view_own, Permission.redeem}
@@ -41,6 +42,7 @@ _HEAD = _EMPLOYEE | {
     Permission.approve_redemptions,
     Permission.view_appeals,
     Permission.review_awards,
+    Permission.nudge_joiners,
 }
 # Finance reads every figure and export, and changes nothing.
 _FINANCE = _EMPLOYEE | {

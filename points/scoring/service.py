@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy import select as select_columns
@@ -259,6 +259,7 @@ class _Person:
     department_id: int
     excluded: bool
     status: str
+    joined: date | None = None
 
 
 _EVENT_COLUMNS = (
@@ -308,7 +309,7 @@ async def score_events(
     if not events:
         return summary
     employees = {
-        row[0]: _Person(int(row[0] or 0), row[1], row[2], str(row[3]))
+        row[0]: _Person(int(row[0] or 0), row[1], row[2], str(row[3]), row[4])
         for row in (
             await connection.execute(
                 select_columns(
@@ -316,6 +317,7 @@ async def score_events(
                     col(Employee.department_id),
                     col(Employee.excluded),
                     col(Employee.status),
+                    col(Employee.joined_on),
                 ).where(among(col(Employee.id), people, postgres))
             )
         ).all()
@@ -355,6 +357,7 @@ async def score_events(
                 event.occurred_at,
                 event.attributes,
                 labels.get(employee.department_id, ()),
+                employee.joined,
             ),
             history,
             zone,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -129,7 +129,7 @@ class Verdict:
     """What one rule makes of the event, and why."""
 
     rule: Rule
-    status: str  # awarded | disabled | other_type | no_match | limited | no_base
+    status: str  # awarded | disabled | other_type | no_match | limited | no_base | challenge
     points: int = 0
     reason: str = ""
     limits: list[str] = field(default_factory=list)
@@ -243,7 +243,7 @@ async def try_event(
     ruleset = await with_workdays(session, ruleset)
     if employee is not None and employee.id is not None:
         departments = (await department_labels(session)).get(employee.department_id, ())
-        event = Event.from_mapping(data, departments)
+        event = replace(Event.from_mapping(data, departments), joined=employee.joined_on)
         history = (await ledger_histories(session, [employee.id], [event], ruleset, settings.zone))[
             employee.id
         ]
@@ -260,6 +260,8 @@ async def try_event(
             verdicts.append(Verdict(rule, "disabled"))
         elif rule.multiplier is not None:
             verdicts.append(Verdict(rule, "no_base"))
+        elif rule.challenge is not None:
+            verdicts.append(Verdict(rule, "challenge"))  # counts towards goals; see the person
         elif rule.when and event.type not in rule.when:
             verdicts.append(Verdict(rule, "other_type"))
         else:

@@ -91,14 +91,21 @@ class Person:
     userid: str
     department_id: int
     excluded: bool
+    joined: date | None = None
 
 
 async def people(session: AsyncSession) -> dict[int, Person]:
     """Every employee by id (back-apply needs them all; simulation loads its own)."""
     rows = await session.exec(
-        select(Employee.id, Employee.userid, Employee.department_id, Employee.excluded)  # type: ignore[call-overload]
+        select(  # type: ignore[call-overload]
+            Employee.id,
+            Employee.userid,
+            Employee.department_id,
+            Employee.excluded,
+            Employee.joined_on,
+        )
     )
-    return {i: Person(u, d, bool(x)) for i, u, d, x in rows.all()}
+    return {i: Person(u, d, bool(x), j) for i, u, d, x, j in rows.all()}
 
 
 def _add_people(session: Session, staff: dict[int, Person], ids: set[int]) -> None:
@@ -114,10 +121,11 @@ def _add_people(session: Session, staff: dict[int, Person], ids: set[int]) -> No
             col(Employee.userid),
             col(Employee.department_id),
             col(Employee.excluded),
+            col(Employee.joined_on),
         ).where(among(col(Employee.id), sorted(ids), postgres))
     )
-    for employee_id, userid, department_id, excluded in rows.all():
-        staff[int(employee_id or 0)] = Person(userid, department_id, bool(excluded))
+    for employee_id, userid, department_id, excluded, joined in rows.all():
+        staff[int(employee_id or 0)] = Person(userid, department_id, bool(excluded), joined)
 
 
 def stored_events(
@@ -152,6 +160,7 @@ def stored_events(
                     occurred_at,
                     attributes,
                     labels.get(person.department_id, ()),
+                    person.joined,
                 ),
             )
 

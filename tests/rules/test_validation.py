@@ -221,10 +221,13 @@ def test_default_rules_are_valid_and_cover_the_guide() -> None:
     ids = {rule.id for rule in rules}
     assert {"approval-on-time", "doc-shared", "first-meeting", "checkin-streak-5"} <= ids
     assert all(rule.title and rule.title_en for rule in rules)
-    # Anything that could be farmed has a cap, a once-per key or is a one-off.
+    # Anything that could be farmed has a cap, a once-per key or is a one-off (a
+    # challenge pays once).
     for rule in rules:
         if rule.points and rule.points > 0:
-            assert rule.cap or rule.once_per or rule.first_time or rule.streak, rule.id
+            assert rule.cap or rule.once_per or rule.first_time or rule.streak or rule.challenge, (
+                rule.id
+            )
 
 
 def test_cli_exit_codes(tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/department"): "head",
     ("GET", "/dashboard"): "head",
     ("GET", "/dashboard/pilots"): "head",
+    ("GET", "/onboarding"): "head",
+    ("POST", "/onboarding/{userid}/nudge"): "head",
     ("GET", "/dashboard/pilots/{pilot_id:int}"): "head",
     ("GET", "/dashboard/pilots/{pilot_id:int}/export.csv"): "head",
     ("POST", "/pulse"): "employee",  # members of a running pilot (its own tests)

@@ -16,6 +16,7 @@ from points.auth.permissions import Permission
 from points.auth.scope import require_department
 from points.boards.personal import history, person_figures
 from points.bounds import check_int
+from points.challenges.service import standing as challenge_standing
 from points.dashboards import pulse
 from points.db import utcnow
 from points.errors import InvalidInput
@@ -72,6 +73,8 @@ async def home(ctx: Ctx) -> Response:
         expiring=await expiring(ctx.session, ctx.settings, employee.id, today),
         reviews=await for_person(ctx.session, employee.id),
         pulses=await pulse.for_home(ctx.session, ctx.settings, employee),
+        challenges=await challenge_standing(ctx.session, ctx.settings, employee, today),
+        today=today,
     )
 
 
@@ -163,6 +166,7 @@ async def person(ctx: Ctx) -> Response:
                 }[result.outcome]
                 return RedirectResponse(f"/people/{quote(userid)}?done={flash}", status_code=303)
     figures = await person_figures(ctx.session, ctx.settings, employee)
+    today = utcnow().astimezone(ctx.settings.zone).date()
     response = await _history_page(
         ctx,
         userid,
@@ -174,6 +178,8 @@ async def person(ctx: Ctx) -> Response:
         request_key=secrets.token_urlsafe(16),
         milestones=await milestone_goals(ctx.session, employee.id or 0),
         review_above=ctx.settings.ADJUSTMENT_REVIEW_ABOVE,
+        challenges=await challenge_standing(ctx.session, ctx.settings, employee, today),
+        today=today,
     )
     if problem:
         response.status_code = 422

@@ -15,8 +15,10 @@ from points.dashboards.pilots import create_pilot
 from points.db import Database, utcnow
 from points.devtools.demo.activity import feed_activity
 from points.devtools.demo.company import build_company
+from points.devtools.demo.joiners import joiner_events, make_joiners
 from points.devtools.demo.rewards import build_demo_rewards
 from points.errors import DomainError
+from points.events.service import ingest
 from points.jobs import InlineQueue, commit
 from points.migrate import upgrade_async
 from points.org.models import Department
@@ -123,6 +125,8 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
     try:
         async with db.session() as session:
             company = await build_company(session, employees=employees, seed=seed)
+            today = utcnow().astimezone(settings.zone).date()
+            joiners = await make_joiners(session, today)
             await ensure_active(session)
             await use_demo_rules(session)
             await session.commit()
@@ -132,8 +136,14 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
         )
         # Scoring runs right here, in this process, batch by batch.
         queue = InlineQueue(settings, db)
-        events = await feed_activity(db, queue, days=days, seed=seed, zone=settings.zone)
+        events = await feed_activity(
+            db, queue, days=days, seed=seed, zone=settings.zone, newcomers=frozenset(joiners)
+        )
         lines.append(f"{events} events of {days} days scored")
+        async with db.session() as session:
+            await ingest(session, "demo", joiner_events(joiners, today, settings.zone))
+            await commit(session, queue)
+        lines.append(f"{len(joiners)} new joiners part-way through their onboarding quests")
         async with db.session() as session:
             lines.append(await build_demo_rewards(session, settings, seed))
             owner = company.hr[0] if company.hr else ""
