@@ -256,12 +256,8 @@ async def feed_activity(
     seed: int,
     zone: ZoneInfo,
     end: date | None = None,
-    newcomers: frozenset[str] = frozenset(),
 ) -> int:
-    """Generate ``days`` of activity up to ``end`` (today) and send it through intake.
-
-    ``newcomers`` (new joiners) take no part: their first steps are scripted.
-    """
+    """Generate ``days`` of activity up to ``end`` (today) and send it through intake."""
     async with db.session() as session:
         employees = list(
             (
@@ -285,9 +281,6 @@ async def feed_activity(
     rng = random.Random(seed)
     people = _people(rng, employees, paths, heads, days)
     end = end or datetime.now(zone).date()
-    for person in people:
-        if person.userid in newcomers:
-            person.start_day = None  # new joiners do their own first steps (demo.joiners)
     sent = 0
     batch: list[EventIn] = []
 

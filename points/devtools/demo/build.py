@@ -125,8 +125,6 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
     try:
         async with db.session() as session:
             company = await build_company(session, employees=employees, seed=seed)
-            today = utcnow().astimezone(settings.zone).date()
-            joiners = await make_joiners(session, today)
             await ensure_active(session)
             await use_demo_rules(session)
             await session.commit()
@@ -136,10 +134,12 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
         )
         # Scoring runs right here, in this process, batch by batch.
         queue = InlineQueue(settings, db)
-        events = await feed_activity(
-            db, queue, days=days, seed=seed, zone=settings.zone, newcomers=frozenset(joiners)
-        )
+        events = await feed_activity(db, queue, days=days, seed=seed, zone=settings.zone)
         lines.append(f"{events} events of {days} days scored")
+        today = utcnow().astimezone(settings.zone).date()
+        async with db.session() as session:
+            joiners = await make_joiners(session, today)
+            await session.commit()
         async with db.session() as session:
             await ingest(session, "demo", joiner_events(joiners, today, settings.zone))
             await commit(session, queue)

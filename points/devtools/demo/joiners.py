@@ -1,7 +1,8 @@
 """New joiners in the demo, part-way through their onboarding quests (新手任务).
 
-Five people of the company are made recent joiners (2 to 24 days ago): they take no
-part in the random activity and do their first steps in WeCom as scripted here, so
+Five people of the company (the quietest of their departments) are made recent joiners
+(2 to 24 days ago) after the random activity, and do their first steps in WeCom as
+scripted here, so
 the checklist on their home, the onboarding page and a nudge all have something to
 show — one has just started, one is done, two are stuck after a week.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.events.schemas import EventIn
+from points.ledger.models import Account, AccountKind
 from points.org.models import Employee, RoleAssignment
 
 # (department id, day of their first month today, first steps done so far)
@@ -22,24 +25,37 @@ JOINERS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
     (2, 3, ()),  # 行政部: just arrived
     (6, 6, ("approval",)),  # 市场部
     (31, 11, ("approval", "meeting")),  # 华东区 (sales): stuck, no document, no customer
-    (8, 17, ("approval", "meeting", "doc")),  # 客户服务部: all done
+    (9, 17, ("approval", "meeting", "doc")),  # 采购部: all done (not the pilot team)
     (32, 24, ("doc",)),  # 华南区 (sales): stuck
 )
 
 
 async def make_joiners(session: AsyncSession, today: date) -> list[str]:
-    """Turn one plain member (no role) of each listed department into a new joiner."""
+    """Turn the quietest plain member (no role) of each listed department into a new joiner.
+
+    Called after the random activity was scored, so everyone else's points stay as the
+    seed made them; the quietest member has (nearly) no past of their own. Their
+    progress starts empty: the window of their old join date had long closed.
+    """
     with_roles = set((await session.exec(select(RoleAssignment.employee_id))).all())
     chosen: list[str] = []
     for department_id, day, _steps in JOINERS:
         members = (
             await session.exec(
-                select(Employee)
+                select(Employee, Account.balance)
+                .join(
+                    Account,
+                    and_(
+                        col(Account.employee_id) == col(Employee.id),
+                        col(Account.kind) == AccountKind.available,
+                    ),
+                    isouter=True,
+                )
                 .where(Employee.department_id == department_id, col(Employee.excluded).is_(False))
-                .order_by(col(Employee.id).desc())
+                .order_by(func.coalesce(col(Account.balance), 0), col(Employee.id))
             )
         ).all()
-        person = next((m for m in members if m.id not in with_roles), None)
+        person = next((m for m, _balance in members if m.id not in with_roles), None)
         if person is None:
             continue
         person.joined_on = today - timedelta(days=day - 1)
