@@ -35,14 +35,7 @@ from points.scoring.progress import progress_before, progress_rules, withdrawn_e
 from points.settings import Settings
 from points.workbench.simulation import Window, department_labels, people, stored_events
 from points.workdays.service import with_workdays
-from rules import (
-    ActorHistory,
-    CompiledRuleset,
-    InMemoryHistory,
-    RuleFile,
-    compile_ruleset,
-    score_event,
-)
+from rules import ActorHistory, CompiledRuleset, InMemoryHistory, score_event
 
 
 @dataclass
@@ -167,26 +160,8 @@ async def plan(
     withdrawn = await withdrawn_events(session) if judged else set()
     history = _seeded(facts, {i: p.userid for i, p in staff.items()}, before, judged)
 
-    # Challenges count goals over a window that may have begun before this one: their
-    # progress is replayed from the events of that lead-in, without paying anything.
-    challenges = [r for r in ruleset.rules if r.challenge is not None]
-    lead_in = Window(
-        window.since - timedelta(days=max((r.challenge.days for r in challenges), default=0)),
-        window.since,
-    )
-    only_challenges = compile_ruleset(
-        RuleFile(event_types=ruleset.rule_file.event_types, rules=[r.source for r in challenges]),
-        ruleset.version,
-    )
-
     def replay(sync_session: Session) -> dict[int, int]:
         totals: dict[int, int] = defaultdict(int)
-        if challenges:
-            for _e, event_id, event in stored_events(sync_session, lead_in, staff, labels):
-                if event_id not in reversed_events:
-                    history.of(event.actor).record(
-                        score_event(only_challenges, event, history.of(event.actor), zone)
-                    )
         for employee_id, event_id, event in stored_events(sync_session, window, staff, labels):
             past = history.of(event.actor)
             outcome = score_event(ruleset, event, past, zone)
