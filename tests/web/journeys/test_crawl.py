@@ -2,7 +2,8 @@
 
 From the navigation (and the admin hub and 更多), one step further through each page's
 links and GET forms: no server error, no broken link, no console error, nothing wider
-than the 390 px screen, no text left in the other language, and no emoji (icons are SVG).
+than the 390 px screen, tables as cards with no word broken a character per line, no
+text left in the other language, and no emoji (icons are SVG).
 """
 
 from __future__ import annotations
@@ -68,6 +69,34 @@ def pictographs(visit: Visit) -> list[str]:
     return sorted(set(PICTOGRAPHS.findall(visible_text(visit))))
 
 
+def squeezed(visit: Visit) -> list[str]:
+    """Tables that are not cards or do not fit on the phone, and cells or buttons so
+    narrow that their words break a character per line."""
+    return list(
+        visit.page.evaluate(
+            """() => {
+                const found = [];
+                for (const table of document.querySelectorAll("main table")) {
+                    if (!table.offsetParent) continue;
+                    const box = table.parentElement.clientWidth;
+                    if (!table.classList.contains("cards")) found.push("a table that is not cards");
+                    if (table.scrollWidth > box + 1)
+                        found.push(`a table ${table.scrollWidth}px wide in ${box}px`);
+                }
+                for (const el of document.querySelectorAll("main td, main th, main button")) {
+                    const text = el.innerText.trim();
+                    if (!el.offsetParent || text.length < 2) continue;
+                    const em = parseFloat(getComputedStyle(el).fontSize);
+                    const lines = el.getBoundingClientRect().height / (em * 1.2);
+                    if (el.getBoundingClientRect().width < 1.9 * em && lines >= 2)
+                        found.push(`"${text.slice(0, 12)}" one character per line`);
+                }
+                return found;
+            }"""
+        )
+    )
+
+
 def links_and_forms(visit: Visit) -> list[str]:
     """Same-site links, and each GET form submitted as it stands."""
     found: list[str] = visit.page.eval_on_selector_all(
@@ -130,6 +159,8 @@ def test_every_reachable_page_works_on_a_phone(
             visit.fits()
         except AssertionError as wide:
             problems.append(str(wide))
+        for squeeze in squeezed(visit):
+            problems.append(f"{path}: {squeeze}")
         for phrase in untranslated(visit):
             problems.append(f"{path}: not translated: {phrase!r}")
         for symbol in pictographs(visit):
