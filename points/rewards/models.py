@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary, String, UniqueConstraint
@@ -107,6 +107,8 @@ class Redemption(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     closed_by: str | None = Field(default=None, max_length=96)
     reason: str = Field(default="", max_length=500, description="why declined or cancelled")
+    # Paid leave: the day the person wants off (the head approves with it in view).
+    leave_date: date | None = None
 
 
 class RedemptionStep(SQLModel, table=True):

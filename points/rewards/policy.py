@@ -4,12 +4,12 @@ no database (audience, window, the limit's calendar period)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from points.auth.permissions import Principal
 from points.calendar import Period
 from points.errors import DomainError
-from points.i18n import N_
+from points.i18n import N_, _
 from points.rewards.models import (
     Offer,
     audience_of,
@@ -64,3 +64,18 @@ def in_window(reward: Offer, now: datetime) -> bool:
 
 def refuse(message: str, code: str) -> RedemptionRefused:
     return RedemptionRefused(message, code=code)
+
+
+# How far ahead a day of paid leave may be asked for (beyond is a typo, e.g. year 9999).
+LEAVE_AHEAD = timedelta(days=366)
+
+
+def leave_date_problem(leave_date: date | None, today: date) -> str | None:
+    """Why this day cannot be taken as paid leave (translated), or None when it can."""
+    if leave_date is None:
+        return _("Choose the day you want off.")
+    if leave_date < today:
+        return _("The day of leave cannot be in the past.")
+    if leave_date > today + LEAVE_AHEAD:
+        return _("The day of leave must be within a year from today.")
+    return None

@@ -22,7 +22,7 @@ counts earlier requests, and on PostgreSQL one more writes everything
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, literal_column, update
@@ -56,6 +56,7 @@ from points.rewards.policy import (
     Actor,
     in_audience,
     in_window,
+    leave_date_problem,
     refuse,
 )
 from points.rewards.postings import redemption_posting
@@ -225,13 +226,16 @@ async def request_redemption(
     employee_id: int,
     actor: Actor,
     idempotency_key: str | None = None,
+    leave_date: date | None = None,
     now: datetime | None = None,
 ) -> RequestResult:
     """Check everything and hold the price, in the caller's transaction.
 
     Refusals raise :class:`RedemptionRefused` (the caller rolls back, so nothing
     changes). The same ``idempotency_key`` for the same person returns the first
-    redemption instead of making another.
+    redemption instead of making another. Paid leave needs ``leave_date``, the day
+    off (from today to a year ahead, else :class:`InvalidInput` with code
+    ``leave_date``); other rewards ignore it.
     """
     now = now or utcnow()
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
@@ -287,6 +291,12 @@ async def request_redemption(
             _("Not enough points, {n} more needed").format(n=reward.price - person.available),
             "insufficient_points",
         )
+    if reward.fulfilment == Fulfilment.leave:
+        problem = leave_date_problem(leave_date, now.astimezone(settings.zone).date())
+        if problem is not None:
+            raise InvalidInput(problem, code="leave_date")
+    else:
+        leave_date = None
     needs_approval = reward.approver != Approver.none
     redemption = Redemption(
         id=person.next_id,
@@ -303,6 +313,7 @@ async def request_redemption(
         requested_at=now,
         requested_by=actor.name,
         expires_at=now + timedelta(days=reward.expire_after_days),
+        leave_date=leave_date,
     )
     # A voucher code or the heads' notices come after the request's rows; then the
     # stock is taken on its own, last. Otherwise the request's statement takes it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -121,6 +121,9 @@ class RedemptionIn(BaseModel):
 
     reward_id: Id
     employee: str | None = Field(None, max_length=64, description="HR/admin only: on behalf of")
+    leave_date: date | None = Field(
+        None, description="paid leave: the day off, from today to a year ahead (required)"
+    )
 
 
 class DeclineIn(BaseModel):
@@ -143,6 +146,7 @@ class RedemptionPublic(BaseModel):
     closed_at: datetime | None
     closed_by: str | None
     reason: str
+    leave_date: date | None = None
     voucher_code: str | None = None
 
     @classmethod
@@ -162,5 +166,6 @@ class RedemptionPublic(BaseModel):
             closed_at=redemption.closed_at,
             closed_by=redemption.closed_by,
             reason=redemption.reason,
+            leave_date=redemption.leave_date,
             voucher_code=voucher_code,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import httpx
 from sqlmodel import func, select
@@ -112,6 +113,7 @@ async def test_heads_approve_only_rewards_naming_them_in_their_subtree(
             reward_id=leave.id or 0,
             employee_id=shop.employee.id,
             actor=policy.SYSTEM,
+            leave_date=date.today() + timedelta(days=7),
         )
         theirs = await redeem.request_redemption(
             session,
@@ -119,6 +121,7 @@ async def test_heads_approve_only_rewards_naming_them_in_their_subtree(
             reward_id=leave.id or 0,
             employee_id=shop.outsider.id,
             actor=policy.SYSTEM,
+            leave_date=date.today() + timedelta(days=7),
         )
         hr_one = await redeem.request_redemption(
             session,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -121,6 +121,7 @@ class RedemptionMachine(RuleBasedStateMachine):
                 employee_id=self.people[who],
                 actor=self.actors[f"p{who}"],
                 idempotency_key=key,
+                leave_date=date.today() + timedelta(days=7),  # paid leave needs its day
             )
 
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlmodel import col, func, select
@@ -38,6 +38,7 @@ async def request(store: Store, reward_id: int, employee_id: int, key: str | Non
             employee_id=employee_id,
             actor=policy.SYSTEM,
             idempotency_key=key,
+            leave_date=date.today() + timedelta(days=7),  # paid leave needs its day
         )
         await session.commit()
         assert result.redemption.id is not None

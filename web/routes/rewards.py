@@ -4,7 +4,7 @@ and fulfilment, the catalogue editor, code pools and spend (HR)."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,7 +26,7 @@ from points.rewards.models import (
     RedemptionStatus,
 )
 from points.rewards.notices import STATUS_LABELS
-from points.rewards.policy import Actor, RedemptionRefused
+from points.rewards.policy import LEAVE_AHEAD, Actor, RedemptionRefused
 from points.rewards.schemas import RewardCreate
 from points.rewards.visibility import may_see_reward
 from web.forms import date_param, day_start, int_param, page_params
@@ -87,7 +87,13 @@ async def reward_page(ctx: Ctx) -> Response:
 
 
 async def _reward_page(
-    ctx: Ctx, *, confirm: bool, refusal: str | None = None, status_code: int = 200
+    ctx: Ctx,
+    *,
+    confirm: bool,
+    refusal: str | None = None,
+    status_code: int = 200,
+    leave_date: str = "",
+    leave_error: str | None = None,
 ) -> Response:
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     reward_id = path_id(ctx)
@@ -108,8 +114,24 @@ async def _reward_page(
         refusal=refusal,
         nonce=nonce(),
         goal=await goals.goal_progress(ctx.session, employee.id),
+        leave_date=leave_date,
+        leave_error=leave_error,
+        leave_range=leave_range(ctx),
         **base_values(),
     )
+
+
+def leave_range(ctx: Ctx) -> tuple[date, date]:
+    """The days a person may ask to take off: today to a year ahead (the form's min/max)."""
+    today = datetime.now(ctx.settings.zone).date()
+    return today, today + LEAVE_AHEAD
+
+
+def parse_day(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
 
 
 @page(Permission.redeem)
@@ -135,9 +157,13 @@ async def redeem_page(ctx: Ctx) -> Response:
         return await _reward_page(ctx, confirm=True)
     form = await ctx.request.form()
     key = str(form.get("nonce", "")).strip() or None
+    typed_day = str(form.get("leave_date", "")).strip()[:32]
+    day = parse_day(typed_day)
     employee = await org.get_employee(ctx.session, ctx.principal.userid)
     assert employee.id is not None
     try:
+        if typed_day and day is None:
+            raise InvalidInput(_("Choose the day you want off."), code="leave_date")
         result = await redeem.request_redemption(
             ctx.session,
             ctx.settings,
@@ -145,10 +171,24 @@ async def redeem_page(ctx: Ctx) -> Response:
             employee_id=employee.id,
             actor=actor(ctx),
             idempotency_key=key,
+            leave_date=day,
         )
     except RedemptionRefused as refusal:
         await ctx.session.rollback()
-        return await _reward_page(ctx, confirm=True, refusal=refusal.message, status_code=409)
+        return await _reward_page(
+            ctx, confirm=True, refusal=refusal.message, status_code=409, leave_date=typed_day
+        )
+    except InvalidInput as problem:
+        if problem.code != "leave_date":
+            raise
+        await ctx.session.rollback()
+        return await _reward_page(
+            ctx,
+            confirm=True,
+            status_code=422,
+            leave_date=typed_day,
+            leave_error=problem.message,
+        )
     await ctx.session.commit()
     return RedirectResponse(f"/rewards/mine/{result.redemption.id}?done=redeemed", status_code=303)
 

@@ -95,6 +95,7 @@ async def redemptions(ctx: Ctx) -> Response:
         employee_id=employee_id,
         actor=actor(ctx),
         idempotency_key=ctx.request.headers.get("idempotency-key"),
+        leave_date=data.leave_date,
     )
     await ctx.session.commit()
     return dumped(RedemptionPublic.of(result.redemption), 201 if result.created else 200)

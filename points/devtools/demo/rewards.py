@@ -150,6 +150,7 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
         reward = rewards[plan[index % len(plan)]]
         fate = index % 6
         days_ago = 20 if fate == 4 else rng.randint(0, 12)
+        asked = now - timedelta(days=days_ago, hours=rng.randint(0, 8))
         try:
             result = await redeem.request_redemption(
                 session,
@@ -157,7 +158,9 @@ async def build_demo_rewards(session: AsyncSession, settings: Settings, seed: in
                 reward_id=reward.id or 0,
                 employee_id=employee.id,
                 actor=policy.Actor(await principal_for_employee(session, employee)),
-                now=now - timedelta(days=days_ago, hours=rng.randint(0, 8)),
+                # Leave is asked for a day one to two weeks ahead (other rewards ignore it).
+                leave_date=asked.astimezone(settings.zone).date() + timedelta(days=7 + index % 7),
+                now=asked,
             )
         except policy.RedemptionRefused:
             continue

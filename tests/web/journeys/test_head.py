@@ -4,17 +4,20 @@ context → the department comparison → the pilot."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
 from tests.support.journeys import Login, Site
 
 LEAVE = "带薪休假半天"
+DAYS = [(date.today() + timedelta(days=8 + n)).isoformat() for n in range(2)]
 PILOT_TEAM = "客户服务部"
 
 
 def ask_for_leave(site: Site, login: Login, candidates: list[str], wanted: int) -> list[str]:
-    """Team members ask for half a day of leave (the reward their head approves)."""
+    """Team members ask for half a day of leave (the reward their head approves), each
+    for a day a week or more ahead (DAYS), which their request then shows."""
     asked: list[str] = []
     for userid in candidates:
         member = login(userid, "zh_CN", "desktop")
@@ -24,8 +27,11 @@ def ask_for_leave(site: Site, login: Login, candidates: list[str], wanted: int) 
             member.page.context.close()
             continue  # cannot afford it or used this quarter's one
         member.page.locator("[data-testid=redeem]").click()
+        day = DAYS[len(asked)]
+        member.page.locator("input[name=leave_date]").fill(day)
         member.page.locator("[data-testid=confirm]").click()
         member.page.wait_for_url(re.compile(r"done=redeemed"))
+        expect(member.page.locator("[data-testid=leave-date]")).to_contain_text(day)
         member.page.context.close()
         asked.append(userid)
         if len(asked) == wanted:
@@ -70,14 +76,16 @@ def test_head_reads_the_dashboard_opens_a_member_and_decides_requests(
     # On a phone 审批 sits under 更多 (a head has six places to go).
     page.locator("nav.nav a", has_text="更多").click()
     page.locator(".more-list a", has_text="审批").click()
-    mine = page.locator("[data-testid^=approval-]", has_text=LEAVE)
+    mine = page.locator("[data-testid^=approval-]", has_text=DAYS[0])
+    expect(mine.first).to_contain_text(f"休假日期：{DAYS[0]}")
     expect(mine.first).to_contain_text("剩余")
     expect(mine.first).to_contain_text("上限 1 次")
     names = page.locator("[data-testid^=approval-] strong").all_inner_texts()
     assert len(names) >= 2
     mine.first.locator("[data-testid=approve]").click()
     expect(page.locator("[data-testid=flash]")).to_contain_text("已批准")
-    request = page.locator("[data-testid^=approval-]", has_text=LEAVE).first
+    request = page.locator("[data-testid^=approval-]", has_text=DAYS[1]).first
+    expect(request).to_contain_text(f"休假日期：{DAYS[1]}")
     request.locator("input[name=reason]").fill("本周项目上线，请改到下周")
     request.locator("[data-testid=decline]").click()
     expect(page.locator("[data-testid=flash]")).to_contain_text("已拒绝")
