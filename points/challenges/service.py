@@ -18,8 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import RuleProgress
 from points.org.models import Employee
+from points.org.service import department_labels
 from points.rulesets.service import active_version, compiled
-from points.scoring.service import _department_labels as department_labels
 from points.settings import Settings
 from rules import CompiledRule, CompiledRuleset, compile_ruleset, load_default_rules
 from rules.challenges import ChallengeProgress, progress_of

@@ -319,3 +319,18 @@ async def pick_people(session: AsyncSession, q: str, limit: int = 8) -> list[dic
         {"userid": p.userid, "name": p.name, "department": departments.get(p.department_id, "")}
         for p in people
     ]
+
+
+async def department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
+    """Each department's name and id, then its ancestors', most specific first: what a
+    rule's `departments:` scope is matched against."""
+    departments = {d.id: d for d in (await session.exec(select(Department))).all()}
+    labels: dict[int, tuple[str, ...]] = {}
+    for department_id, department in departments.items():
+        chain: list[str] = []
+        for part in reversed([p for p in department.path.strip("/").split("/") if p]):
+            ancestor = departments.get(int(part))
+            if ancestor is not None:
+                chain += [ancestor.name, str(ancestor.id)]
+        labels[department_id] = tuple(chain)
+    return labels

@@ -25,7 +25,8 @@ from points.ledger.models import LedgerTransaction, RuleCapUsage, RuleStreak, Tr
 from points.ledger.reversal import reverse_transactions
 from points.ledger.service import Posting, earning, lock_people
 from points.ledger.writer import post
-from points.org.models import Department, Employee, EmployeeStatus
+from points.org.models import Employee, EmployeeStatus
+from points.org.service import department_labels
 from points.pg import driver
 from points.reviews.service import hold, hold_places, reviewed_rules, withdraw_for_events
 from points.rulesets.service import compiled, ensure_active
@@ -66,20 +67,6 @@ class ScoringSummary:
     points: int = 0
     reversals: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-
-async def _department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
-    """For each department: its name and id, then its ancestors', most specific first."""
-    departments = {d.id: d for d in (await session.exec(select(Department))).all()}
-    labels: dict[int, tuple[str, ...]] = {}
-    for department_id, department in departments.items():
-        chain: list[str] = []
-        for part in reversed([p for p in department.path.strip("/").split("/") if p]):
-            ancestor = departments.get(int(part))
-            if ancestor is not None:
-                chain += [ancestor.name, str(ancestor.id)]
-        labels[department_id] = tuple(chain)
-    return labels
 
 
 class _Occurrence(Protocol):
@@ -322,7 +309,7 @@ async def score_events(
             )
         ).all()
     }
-    labels = await _department_labels(session)
+    labels = await department_labels(session)
     version = await ensure_active(session)
     ruleset = await with_workdays(session, compiled(version))
     histories = await _histories(session, people, events, ruleset, settings.zone)

@@ -33,7 +33,7 @@ from points.ledger.models import LedgerTransaction, TransactionKind
 from points.ledger.service import earning, lock_people
 from points.ledger.writer import post
 from points.org.models import Department, Employee, EmployeeStatus, FormerDepartment
-from points.org.service import subtree_ids
+from points.org.service import department_labels, subtree_ids
 from points.rulesets.service import compiled, ensure_active
 from points.settings import Settings
 from points.team_goals.models import TeamGoalResult
@@ -214,7 +214,7 @@ async def measure(
     )
     history = await stints(session, people)
     counts = matcher(goal, ruleset.rule_file.event_types, zone)
-    labels = await _labels(session)
+    labels = await department_labels(session)
     figures: list[TeamFigure] = []
     for team in teams:
         subtree = set(await subtree_ids(session, team.id))
@@ -281,20 +281,6 @@ async def measure(
         ]
         figures.append(outcome)
     return figures
-
-
-async def _labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
-    """Each department's name and id, then its ancestors', as rule scopes read them."""
-    departments = {d.id: d for d in (await session.exec(select(Department))).all()}
-    labels: dict[int, tuple[str, ...]] = {}
-    for department_id, department in departments.items():
-        chain: list[str] = []
-        for part in reversed([p for p in department.path.strip("/").split("/") if p]):
-            ancestor = departments.get(int(part))
-            if ancestor is not None:
-                chain += [ancestor.name, str(ancestor.id)]
-        labels[department_id] = tuple(chain)
-    return labels
 
 
 def team_goal_rules(ruleset: CompiledRuleset) -> list[CompiledRule]:

@@ -27,7 +27,7 @@ from points.events.models import ActivityEvent, EventStatus
 from points.org.models import Employee
 
 # The scorer's own department labels, so scopes match exactly as they did live.
-from points.scoring.service import _department_labels as department_labels
+from points.org.service import department_labels
 from points.workdays.service import with_workdays
 
 __all__ = [
