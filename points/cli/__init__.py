@@ -93,15 +93,20 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     try:
         settings.check_safe_for_production()
     except UnsafeSettings as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"WeCom Points on http://{host}:{port}/  (Ctrl+C to stop)")
+    run_uvicorn("web.app:create_served_app", host, port, workers)
+
+
+def run_uvicorn(factory: str, host: str, port: int, workers: int) -> None:
+    """uvicorn as ``points serve`` runs it (the morning rush bench serves its bare app so)."""
+    import uvicorn
+
     uvicorn.run(
-        "web.app:create_served_app",
+        factory,
         factory=True,
         host=host,
         port=port,
