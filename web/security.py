@@ -12,21 +12,22 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
-from sqlmodel import select
+from sqlalchemy import inspect
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from points.auth.permissions import Permission, Principal
-from points.auth.service import principal_for_employee, principal_for_token
+from points.auth.service import person_with_roles, principal_for_token, principal_of
 from points.errors import Forbidden, Unauthorized
 from points.i18n import N_, _
 from points.jobs import JobQueue
+from points.org import service as org
 from points.org.models import Employee, EmployeeStatus
 from points.settings import Settings
 from web.ratelimit import FailureLimiter
@@ -41,6 +42,19 @@ class Ctx:
     request: Request
     session: AsyncSession
     principal: Principal
+    # The signed-in person as the session loaded them (pages only), see :meth:`employee`.
+    signed_in: Employee | None = field(default=None, repr=False)
+
+    async def employee(self) -> Employee:
+        """The person asking, loaded once per request.
+
+        Read again when a rollback expired what was loaded (an expired row would try to
+        load itself lazily, which an async session cannot do while a page renders).
+        """
+        me = self.signed_in
+        if me is None or _stale(me):
+            me = self.signed_in = await org.get_employee(self.session, self.principal.userid)
+        return me
 
     @property
     def settings(self) -> Settings:
@@ -59,6 +73,11 @@ class Ctx:
     @property
     def user_agent(self) -> str:
         return self.request.headers.get("user-agent", "")
+
+
+def _stale(row: Employee) -> bool:
+    state = inspect(row)
+    return state.detached or state.expired or bool(state.expired_attributes)
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]
@@ -111,7 +130,15 @@ def start_session(request: Request, employee: Employee) -> None:
 
 
 async def session_principal(request: Request, session: AsyncSession) -> Principal | None:
-    """Who the cookie speaks for, if its session is still alive.
+    """Who the cookie speaks for, if its session is still alive."""
+    signed_in = await session_person(request, session)
+    return signed_in[0] if signed_in else None
+
+
+async def session_person(
+    request: Request, session: AsyncSession
+) -> tuple[Principal, Employee] | None:
+    """Who the cookie speaks for and their row, if its session is still alive.
 
     A session ends when its person logs out anywhere, changes role or leaves (the
     epoch moved on), after ``SESSION_IDLE_MINUTES`` without a request, and
@@ -122,7 +149,8 @@ async def session_principal(request: Request, session: AsyncSession) -> Principa
     if not userid:
         return None
     settings: Settings = request.app.state.settings
-    employee = (await session.exec(select(Employee).where(Employee.userid == str(userid)))).first()
+    found = await person_with_roles(session, str(userid))
+    employee, assignments = found if found else (None, [])
     now = int(time.time())
     started, seen = int(data.get("started") or 0), int(data.get("seen") or 0)
     if (
@@ -136,7 +164,7 @@ async def session_principal(request: Request, session: AsyncSession) -> Principa
         return None
     if now - seen >= _SEEN_EVERY:
         data["seen"] = now
-    return await principal_for_employee(session, employee)
+    return principal_of(employee, assignments), employee
 
 
 def page(permission: Permission | None = Permission.view_own) -> Callable[[Handler], Endpoint]:
@@ -147,14 +175,15 @@ def page(permission: Permission | None = Permission.view_own) -> Callable[[Handl
         async def endpoint(request: Request) -> Response:
             await check_csrf(request)
             async with request.app.state.db.session() as session:
-                principal = await session_principal(request, session)
+                signed_in = await session_person(request, session)
+                principal, employee = signed_in if signed_in else (None, None)
                 request.state.principal = principal
                 if permission is not None:
                     if principal is None:
                         target = quote(request.url.path)
                         return RedirectResponse(f"/login?next={target}", status_code=303)
                     principal.require(permission)
-                return await handler(Ctx(request, session, principal or ANONYMOUS))
+                return await handler(Ctx(request, session, principal or ANONYMOUS, employee))
 
         return endpoint
 

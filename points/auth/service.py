@@ -30,8 +30,16 @@ async def principal_for_employee(session: AsyncSession, employee: Employee) -> P
     rows = (
         await session.exec(select(RoleAssignment).where(RoleAssignment.employee_id == employee.id))
     ).all()
-    roles = {Role.employee} | {row.role for row in rows}
-    head_of = {row.department_id for row in rows if row.role == Role.head and row.department_id}
+    return principal_of(employee, rows)
+
+
+def principal_of(employee: Employee, assignments: Sequence[RoleAssignment]) -> Principal:
+    """The principal of a person whose role assignments are already loaded."""
+    assert employee.id is not None
+    roles = {Role.employee} | {row.role for row in assignments}
+    head_of = {
+        row.department_id for row in assignments if row.role == Role.head and row.department_id
+    }
     return Principal(
         userid=employee.userid,
         name=employee.name,
@@ -39,6 +47,22 @@ async def principal_for_employee(session: AsyncSession, employee: Employee) -> P
         employee_id=employee.id,
         head_of=frozenset(head_of),
     )
+
+
+async def person_with_roles(
+    session: AsyncSession, userid: str
+) -> tuple[Employee, list[RoleAssignment]] | None:
+    """A person and their role assignments in one round trip (every signed-in request)."""
+    rows = (
+        await session.exec(
+            select(Employee, RoleAssignment)
+            .outerjoin(RoleAssignment, col(RoleAssignment.employee_id) == col(Employee.id))
+            .where(Employee.userid == userid)
+        )
+    ).all()
+    if not rows:
+        return None
+    return rows[0][0], [assignment for _employee, assignment in rows if assignment is not None]
 
 
 async def principal_for_userid(session: AsyncSession, userid: str) -> Principal | None:

@@ -103,7 +103,7 @@ def period_tabs(request: Request, query: BoardQuery, zone: tzinfo) -> list[dict[
 
 @page(Permission.view_own)
 async def board_page(ctx: Ctx) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     query = await read_query(ctx)
     if await board_frozen.has_unfrozen_closed(ctx.session, ctx.settings.zone):
         # The embedded default has no scheduler: the first visitor after a close
@@ -170,7 +170,7 @@ async def board_page(ctx: Ctx) -> Response:
 @page(Permission.view_own)
 async def opt_out(ctx: Ctx) -> Response:
     form = await ctx.request.form()
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     await board_leaderboard.set_board_opt_out(
         ctx.session,
         employee,

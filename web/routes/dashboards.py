@@ -283,7 +283,7 @@ async def answer_pulse(ctx: Ctx) -> Response:
         pilot_id = check_int(int(str(form.get("pilot_id", ""))), "pilot_id")
     except ValueError:
         raise InvalidInput(_("No such pilot.")) from None
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     await pulse.answer(
         ctx.session, ctx.settings, employee, pilot_id, form.get("score"), form.get("comment")
     )

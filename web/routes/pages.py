@@ -54,7 +54,7 @@ async def login(ctx: Ctx) -> Response:
 async def logout(ctx: Ctx) -> Response:
     """Log out everywhere: every session of this person ends server-side."""
     if ctx.principal.userid:
-        employee = await org.get_employee(ctx.session, ctx.principal.userid)
+        employee = await ctx.employee()
         org.end_sessions(employee)
         await record(
             ctx.session,

@@ -50,7 +50,7 @@ EMPTY_FILTER = {
 
 @page(Permission.view_own)
 async def home(ctx: Ctx) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     assert employee.id is not None
     chain = await org.department_chain(ctx.session, employee.department_id)
     figures = await person_figures(ctx.session, ctx.settings, employee)
@@ -80,7 +80,7 @@ async def home(ctx: Ctx) -> Response:
 
 @page(Permission.view_own)
 async def my_history(ctx: Ctx) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     assert employee.id is not None
     reviews = await for_person(ctx.session, employee.id)
     return await _history_page(ctx, employee.userid, "history.html", reviews=reviews)

@@ -11,7 +11,6 @@ from starlette.routing import Route
 from points.audit.service import record
 from points.auth.permissions import Permission
 from points.i18n import current_locale
-from points.org import service as org
 from points.privacy import service
 from web.security import Ctx, api, page
 from web.templating import render
@@ -50,7 +49,7 @@ async def privacy_page(ctx: Ctx) -> Response:
 
 
 async def _my_data(ctx: Ctx) -> dict[str, Any]:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     data = await service.export_my_data(ctx.session, employee)
     await record(
         ctx.session,

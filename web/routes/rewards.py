@@ -67,7 +67,7 @@ def base_values() -> dict[str, Any]:
 
 @page(Permission.redeem)
 async def catalogue_page(ctx: Ctx) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     assert employee.id is not None
     items = await catalogue.catalogue(ctx.session, employee)
     money = await balances(ctx.session, employee.id)
@@ -95,7 +95,7 @@ async def _reward_page(
     leave_date: str = "",
     leave_error: str | None = None,
 ) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     reward_id = path_id(ctx)
     items = [
         i for i in await catalogue.catalogue(ctx.session, employee) if i.reward.id == reward_id
@@ -138,7 +138,7 @@ def parse_day(raw: str) -> date | None:
 async def pin_goal(ctx: Ctx) -> Response:
     """Pin (or, with unpin=1, unpin) this reward as the person's goal."""
     form = await ctx.request.form()
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     assert employee.id is not None
     if form.get("unpin") == "1":
         await goals.unpin_goal(ctx.session, employee.id)
@@ -159,7 +159,7 @@ async def redeem_page(ctx: Ctx) -> Response:
     key = str(form.get("nonce", "")).strip() or None
     typed_day = str(form.get("leave_date", "")).strip()[:32]
     day = parse_day(typed_day)
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     assert employee.id is not None
     try:
         if typed_day and day is None:
@@ -195,7 +195,7 @@ async def redeem_page(ctx: Ctx) -> Response:
 
 @page(Permission.redeem)
 async def mine(ctx: Ctx) -> Response:
-    employee = await org.get_employee(ctx.session, ctx.principal.userid)
+    employee = await ctx.employee()
     assert employee.id is not None
     rows = await queues.my_redemptions(ctx.session, employee.id)
     return render(ctx.request, "rewards/mine.html", rows=rows, **base_values())

@@ -56,11 +56,7 @@ async def rewards(ctx: Ctx) -> Response:
         reward = await catalogue.save_reward(ctx.session, data, actor(ctx))
         await ctx.session.commit()
         return dumped(RewardPublic.of(reward), status_code=201)
-    employee = (
-        await org.get_employee(ctx.session, ctx.principal.userid)
-        if ctx.principal.employee_id is not None
-        else None
-    )
+    employee = await ctx.employee() if ctx.principal.employee_id is not None else None
     items = await catalogue.catalogue(ctx.session, employee)
     answer = Catalogue(
         items=[
