@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import yaml
 from sqlmodel import select
@@ -40,12 +41,16 @@ class StreakGoal:
         return 100 * (self.length % self.target) // self.target
 
 
-def streak_rules(source: str) -> list[tuple[str, str, str, str, str, int]]:
-    """(id, title, English title, badge, unit, target) of the enabled streak rules."""
+@lru_cache(maxsize=8)
+def streak_rules(source: str) -> tuple[tuple[str, str, str, str, str, int], ...]:
+    """(id, title, English title, badge, unit, target) of the enabled streak rules.
+
+    Cached by the rule text: parsing the YAML cost home more than everything else on it.
+    """
     try:
         document = yaml.safe_load(source)
     except yaml.YAMLError:
-        return []
+        return ()
     rules = document.get("rules", []) if isinstance(document, dict) else document
     found = []
     for rule in rules if isinstance(rules, list) else []:
@@ -68,7 +73,7 @@ def streak_rules(source: str) -> list[tuple[str, str, str, str, str, int]]:
                         target,
                     )
                 )
-    return found
+    return tuple(found)
 
 
 async def streak_goals(session: AsyncSession, employee_id: int, today: date) -> list[StreakGoal]:
