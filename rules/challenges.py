@@ -88,6 +88,9 @@ class CompiledChallenge:
     starts: str  # "joined", "first_event" or "date"
     start_date: date | None
     goals: tuple[Goal, ...]
+    # Event type → positions of the goals it counts for: an event meets only its own
+    # goals (advance runs for every event of these types, mostly outside any window).
+    goals_by_type: Mapping[str, tuple[int, ...]]
 
     @property
     def when(self) -> tuple[str, ...]:
@@ -142,7 +145,11 @@ def compile_challenge(spec: Challenge, catalogue: Catalogue) -> CompiledChalleng
             )
         )
     kind, start = parse_start(spec.window.starts)
-    return CompiledChallenge(spec.window.days, kind, start, tuple(goals))
+    by_type: dict[str, tuple[int, ...]] = {}
+    for index, compiled_goal in enumerate(goals):
+        for event_type in sorted(compiled_goal.when):
+            by_type[event_type] = (*by_type.get(event_type, ()), index)
+    return CompiledChallenge(spec.window.days, kind, start, tuple(goals), by_type)
 
 
 def window_start(
@@ -200,17 +207,22 @@ def advance(
     ``progress`` (nothing is changed in ``past``).
     """
     challenge: CompiledChallenge = rule.challenge
-    state = past.progress.get(rule.id)
+    # Most events of these types fall outside the person's window: decide that first,
+    # reading the stored state only when the window's start lives in it.
+    first_event = challenge.starts == "first_event"
+    state = past.progress.get(rule.id) if first_event else None
     start = window_start(challenge, event.joined, state)
     day = local.date()
-    if start is not None and not (start <= day < start + timedelta(days=challenge.days)):
+    if start is None:
+        if not first_event:
+            return None  # e.g. nobody knows when this person joined
+    elif not 0 <= day.toordinal() - start.toordinal() < challenge.days:
         return None
-    if start is None and challenge.starts != "first_event":
-        return None  # e.g. nobody knows when this person joined
     departments = event.departments
     matched = []
-    for index, goal in enumerate(challenge.goals):
-        if event.type not in goal.when or not goal.applies_to(departments):
+    for index in challenge.goals_by_type.get(event.type, ()):
+        goal = challenge.goals[index]
+        if not goal.applies_to(departments):
             continue
         if goal.condition is not None:
             try:
@@ -221,6 +233,8 @@ def advance(
         matched.append(index)
     if not matched:
         return None
+    if not first_event:
+        state = past.progress.get(rule.id)
     if start is None:
         start = day  # first_event: this event opens the window
     mine = _mine(challenge, departments)

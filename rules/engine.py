@@ -116,6 +116,61 @@ class CompiledRule:
 
 _Entry = tuple[CompiledRule, Condition | None, bool]
 
+# How deep the rule index goes: three text attributes (e.g. template, decision,
+# approver) already leave only the rules an event can possibly meet.
+_INDEX_DEPTH = 3
+
+
+@dataclass(slots=True)
+class _Index:
+    """The entries an event can possibly match, narrowed by text attributes rules require.
+
+    Rules keyed on a text attribute (``template == "报销"``) match only events with one
+    of their values. A node picks the attribute most of its rules constrain and sends
+    each value to a child holding the rules that accept it (in file order); values no
+    rule names go to ``other``, the rules that do not constrain the attribute. A leaf
+    (``key_name`` None) is where the engine checks conditions one by one.
+    """
+
+    entries: tuple[_Entry, ...]
+    key_name: str | None = None
+    by_value: dict[Any, _Index] = field(default_factory=dict)
+    other: _Index | None = None
+
+    @classmethod
+    def build(cls, entries: tuple[_Entry, ...], used: frozenset[str] = frozenset()) -> _Index:
+        counts = Counter(
+            name for rule, _, _ in entries for name in rule.required_values if name not in used
+        )
+        if len(used) >= _INDEX_DEPTH or not counts:
+            return cls(entries)
+        key_name, keyed = counts.most_common(1)[0]
+        if keyed < 2:
+            return cls(entries)  # not worth a lookup per event
+        below = used | {key_name}
+        values = {v for rule, _, _ in entries for v in rule.required_values.get(key_name, ())}
+        return cls(
+            entries,
+            key_name,
+            {value: cls.build(_accepting(entries, key_name, value), below) for value in values},
+            cls.build(tuple(e for e in entries if key_name not in e[0].required_values), below),
+        )
+
+    def select(self, context: Mapping[str, Any]) -> tuple[_Entry, ...]:
+        """The entries that can match an event with these names and attributes."""
+        node = self
+        try:
+            while node.key_name is not None:
+                node = node.by_value.get(context[node.key_name], node.other)  # type: ignore[assignment]
+        except TypeError:
+            pass  # an unhashable value (bad data): check every rule under this node
+        return node.entries
+
+
+def _accepting(entries: tuple[_Entry, ...], name: str, value: Any) -> tuple[_Entry, ...]:
+    """The entries whose rules accept ``value`` for ``name`` (or do not constrain it)."""
+    return tuple(e for e in entries if value in e[0].required_values.get(name, (value,)))
+
 
 @dataclass(slots=True)
 class _TypePlan:
@@ -129,43 +184,24 @@ class _TypePlan:
     event_type: EventType | None
     # Every name the type's conditions read, as None: missing attributes stay None.
     blank: dict[str, Any] = field(default_factory=dict)
-    entries: tuple[_Entry, ...] = ()
+    index: _Index = field(default_factory=lambda: _Index(()))
     identity_names: bool = False
     derived_names: bool = False
-    # Rules keyed on one text attribute (e.g. `template == "报销"`): for each value,
-    # the entries that can possibly match, in file order. Values not listed get
-    # `unkeyed`, the rules that do not constrain the attribute.
-    key_name: str | None = None
-    by_value: dict[str, tuple[_Entry, ...]] = field(default_factory=dict)
-    unkeyed: tuple[_Entry, ...] = ()
 
     def __post_init__(self) -> None:
         names = frozenset(self.blank)
         self.identity_names = bool(names & {"type", "actor", "external_id"})
         self.derived_names = self.identity_names or self.local_names or self.departments_name
-        self.entries = tuple(
-            (
-                rule,
-                rule.condition,
-                bool(rule.scoped or rule.streaked or rule.milestone or rule.challenge),
+        self.index = _Index.build(
+            tuple(
+                (
+                    rule,
+                    rule.condition,
+                    bool(rule.scoped or rule.streaked or rule.milestone or rule.challenge),
+                )
+                for rule in self.rules
             )
-            for rule in self.rules
         )
-        counts = Counter(name for rule in self.rules for name in rule.required_values)
-        if not counts:
-            return
-        key_name, keyed = counts.most_common(1)[0]
-        if keyed < 2:
-            return  # not worth a lookup per event
-        values = {v for rule in self.rules for v in rule.required_values.get(key_name, ())}
-        self.key_name = key_name
-        self.unkeyed = tuple(e for e in self.entries if key_name not in e[0].required_values)
-        self.by_value = {
-            value: tuple(
-                e for e in self.entries if value in e[0].required_values.get(key_name, (value,))
-            )
-            for value in values
-        }
 
 
 @dataclass(eq=False)
@@ -383,13 +419,7 @@ def score_event(
 
     # The hot loop: (rule, condition, special) triples, so a plain rule costs one
     # tuple unpack, one condition call and nothing else unless it matches.
-    entries = plan.entries
-    if plan.key_name is not None:
-        # try/except rather than contextlib.suppress: this is the hot path.
-        try:  # noqa: SIM105
-            entries = plan.by_value.get(context[plan.key_name], plan.unkeyed)
-        except TypeError:  # an unhashable value (bad data): check every rule
-            pass
+    entries = plan.index.select(context)
     for rule, condition, special in entries:
         if special and rule.scoped and not _in_scope(rule, event, local):
             continue
@@ -417,20 +447,22 @@ def score_event(
                 )
             )
             continue
-        if rule.milestone is not None:
-            awards += advance_milestone(rule, rule.milestone, event, past, progress)
-            continue
-        if special and rule.challenge is not None:
-            assert local is not None
-            if award := challenges.advance(rule, event, past, local, context, progress):
-                awards.append(award)
-            continue
         streak_length = 0
-        if special and rule.streaked:
-            assert local is not None
-            streak_length = _advance_streak(rule, past, local, streaks, ruleset.calendar)
-            if streak_length == 0:
+        if special:
+            # Kinds with per-person progress; plain rules never come this way.
+            if rule.milestone is not None:
+                awards += advance_milestone(rule, rule.milestone, event, past, progress)
                 continue
+            if rule.challenge is not None:
+                assert local is not None
+                if award := challenges.advance(rule, event, past, local, context, progress):
+                    awards.append(award)
+                continue
+            if rule.streaked:
+                assert local is not None
+                streak_length = _advance_streak(rule, past, local, streaks, ruleset.calendar)
+                if streak_length == 0:
+                    continue
         award = _judge(rule, plan, event, past, local, keys, rule.points, streak_length)
         if award is not None:
             awards.append(award)

@@ -82,29 +82,34 @@ class ActorHistory:
         """Remember an evaluation's awards and, for an :class:`Outcome`, its progress."""
         if isinstance(outcome, Outcome):
             awards: Iterable[Award] = outcome.awards
-            for rule_id, state in outcome.streaks:
-                self.streaks[rule_id] = StreakState(state.last_period, state.length)
-            for rule_id, changed in outcome.progress:
-                self.progress[rule_id] = changed
+            # The engine makes a new state object for every change and never touches
+            # it again, so the history can keep the very object (no copy).
+            if outcome.streaks:
+                self.streaks.update(outcome.streaks)
+            if outcome.progress:
+                self.progress.update(outcome.progress)
         else:
             awards = outcome
         # record_award inlined: this runs once per award in simulations of millions.
         period_points, last_award_at = self.period_points, self.last_award_at
+        once_values, awarded = self.once_values, self.rules_awarded
         for award in awards:
             rule_id = award.rule_id
-            if award.period_key is not None:
-                key = (rule_id, award.period_key)
+            period_key = award.period_key
+            if period_key is not None:
+                key = (rule_id, period_key)
                 period_points[key] = period_points.get(key, 0) + award.points
             last = last_award_at.get(rule_id)
             if last is None or award.occurred_at > last:
                 last_award_at[rule_id] = award.occurred_at
-            if award.once_value is not None:
-                values = self.once_values.get(rule_id)
+            once_value = award.once_value
+            if once_value is not None:
+                values = once_values.get(rule_id)
                 if values is None:
-                    self.once_values[rule_id] = {award.once_value}
+                    once_values[rule_id] = {once_value}
                 else:
-                    values.add(award.once_value)
-            self.rules_awarded.add(rule_id)
+                    values.add(once_value)
+            awarded.add(rule_id)
 
     def copy(self) -> ActorHistory:
         """A deep copy, so a what-if evaluation can be thrown away."""

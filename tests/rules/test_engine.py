@@ -17,6 +17,7 @@ from rules import (
     period_key_at,
     score_event,
 )
+from rules.engine import score_and_record
 from tests.rules.helpers import T0, approval, at, make_event, points, ruleset, run
 
 ON_TIME = """
@@ -376,6 +377,27 @@ def test_keyed_index_keeps_file_order_and_falls_back_on_bad_data() -> None:
     assert ids == ["r0", "r2", "any"]
     unhashable = make_event("approval.submitted", template=["报销"])
     assert [a.rule_id for a in evaluate(rules, unhashable, ActorHistory())] == ["any"]
+
+
+def test_nested_index_never_changes_what_an_event_earns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The benchmark's rule set keys rules on up to three text attributes per type; the
+    # same events scored with the index switched off must earn exactly the same.
+    from rules import benchmark, engine
+
+    indexed, _ = benchmark.build(generated=120)
+    assert any(
+        node.key_name is not None and any(c.key_name for c in node.by_value.values())
+        for node in (plan.index for plan in indexed._plans.values())
+    ), "the generated rules should give at least one two-level index"
+    monkeypatch.setattr(engine, "_INDEX_DEPTH", 0)
+    flat = engine.compile_ruleset(indexed.rule_file, version=1)
+    assert all(plan.index.key_name is None for plan in flat._plans.values())
+    events = benchmark.synthetic_events(4_000, people=40)
+    a, b = InMemoryHistory(), InMemoryHistory()
+    for event in events:
+        got = score_and_record(indexed, event, a)
+        expected = score_and_record(flat, event, b)
+        assert [(x.rule_id, x.points) for x in got] == [(x.rule_id, x.points) for x in expected]
 
 
 def test_evaluate_does_not_change_history() -> None:
