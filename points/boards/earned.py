@@ -12,6 +12,12 @@ after people move. This module answers the rest from what is maintained:
   window earned their period score there; a person who moved during it (few) is
   looked up in their own ledger transactions, by the department each one carries.
 
+A period's board reads what is maintained, so its cost follows the departments and
+the people who moved or left, not the company: ``department_score.participants``
+(kept by the ledger writer, :mod:`points.ledger.participation`) and a head count of
+who is on the roll now (an index-only count), corrected for the few whose present
+does not tell their past. A campaign's days are counted over everyone's scores.
+
 People on the roll of a window: not excluded, and either still here or left on or
 after its first day (a leaver's points stay with their department, so they count
 as a member of the periods they were there for).
@@ -19,12 +25,13 @@ as a member of the periods they were there for).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, union
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, text, union
 from sqlalchemy.sql import Subquery
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +39,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.boards.windows import Window
 from points.calendar import Period, bounds, day_start, local_day
 from points.ledger.models import EARNING_KINDS, DepartmentScore, LedgerTransaction, PeriodScore
-from points.org.models import Employee, EmployeeStatus, FormerDepartment
+from points.org.models import (
+    OFF_ROLL_NOW,
+    ON_ROLL_NOW,
+    Employee,
+    EmployeeStatus,
+    FormerDepartment,
+)
 
 
 @dataclass(frozen=True)
@@ -120,9 +133,19 @@ async def members_and_participants(
 ) -> dict[int, tuple[int, int]]:
     """Per department: (members during the window, members who earned anything there).
 
-    A mover is a member of each department they were in; whether they earned in
-    each is read from their own transactions.
+    A mover is a member of each department they were in, and earned where their
+    transactions say. A period reads what is maintained (:func:`_maintained`); a
+    campaign's days are counted from everyone's scores (:func:`_counted`).
     """
+    if span.period is not None:
+        return await _maintained(session, span, zone, departments)
+    return await _counted(session, span, zone, departments)
+
+
+async def _counted(
+    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """Members and participants from every member's score in the window."""
     member, person = memberships(span, zone), _person_points(span)
     moved = await movers(session, span)
     stayer_earned = person.c.points > 0
@@ -147,6 +170,119 @@ async def members_and_participants(
         if points > 0 and department in counts:
             counts[department][1] += 1
     return {d: (n, p) for d, (n, p) in counts.items()}
+
+
+# Up to this many departments are named in the SQL; more are picked out of the answers.
+FILTER_IN_SQL = 50
+
+
+async def _maintained(
+    session: AsyncSession, span: Span, zone: tzinfo, departments: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """Members and participants of a period from what is maintained, plus the few
+    people whose membership the present does not tell.
+
+    Members: the people on the roll now in each department (the head count, an
+    index-only count), corrected for those it gets wrong for this window: people
+    who moved since it began and people who left during or after it, whose
+    memberships are worked out one by one (:func:`memberships`).
+
+    Participants: ``department_score.participants`` counts everyone who earned
+    there; people off the roll for the window (excluded, or gone before it began)
+    are taken out again — unless they moved during it, as a mover's earnings count
+    where they were earned whoever they are.
+    """
+    ids = sorted(departments)
+    if not ids:
+        return {}
+    wanted = set(ids)
+
+    def among(column: Any) -> list[ColumnElement[bool]]:
+        # Hundreds of ids cost more to send than the few rows they would leave out.
+        return [column.in_(ids)] if len(ids) <= FILTER_IN_SQL else []
+
+    first = local_day(span.start, zone)
+    off_roll_now = text(OFF_ROLL_NOW)
+    # Whose department now, or being on the roll now, is not what they were in the window.
+    changed: Any = union(
+        select(col(FormerDepartment.employee_id).label("employee_id")).where(
+            col(FormerDepartment.until) > span.start
+        ),
+        select(col(Employee.id).label("employee_id")).where(
+            off_roll_now,
+            col(Employee.status) != EmployeeStatus.active,
+            col(Employee.left_on) >= first,
+        ),
+    ).subquery("changed")
+    heads: dict[int, int] = defaultdict(int)
+    for department, count in (
+        await session.exec(
+            select(Employee.department_id, func.count())
+            .where(text(ON_ROLL_NOW), *among(col(Employee.department_id)))
+            .group_by(col(Employee.department_id))
+        )
+    ).all():
+        heads[int(department)] += int(count)
+    for department, count in (
+        await session.exec(
+            select(Employee.department_id, func.count())
+            .join(changed, changed.c.employee_id == col(Employee.id))
+            .where(text(ON_ROLL_NOW), *among(col(Employee.department_id)))
+            .group_by(col(Employee.department_id))
+        )
+    ).all():
+        heads[int(department)] -= int(count)
+    member = memberships(span, zone)
+    for department, count in (
+        await session.exec(
+            select(member.c.department_id, func.count())
+            .join(changed, changed.c.employee_id == member.c.employee_id)
+            .where(*among(member.c.department_id))
+            .group_by(member.c.department_id)
+        )
+    ).all():
+        heads[int(department)] += int(count)
+
+    earned: dict[int, int] = defaultdict(int)
+    for department, participants in (
+        await session.exec(
+            select(DepartmentScore.department_id, DepartmentScore.participants).where(
+                *span.score_filter(DepartmentScore), *among(col(DepartmentScore.department_id))
+            )
+        )
+    ).all():
+        earned[int(department)] += int(participants)
+    # People off the roll for this window who did not move during it, and earned.
+    moved_during = select(col(FormerDepartment.employee_id)).where(
+        col(FormerDepartment.until) > span.start, col(FormerDepartment.until) < span.end
+    )
+    off_roll = select(col(Employee.id)).where(
+        off_roll_now,
+        or_(
+            col(Employee.excluded).is_(True),
+            col(Employee.left_on).is_(None),
+            col(Employee.left_on) < first,
+        ),
+        col(Employee.id).not_in(moved_during),
+    )
+    total = func.sum(LedgerTransaction.points)
+    for _person, where in (
+        await session.exec(
+            select(LedgerTransaction.employee_id, LedgerTransaction.department_id)
+            .where(
+                col(LedgerTransaction.employee_id).in_(off_roll),
+                col(LedgerTransaction.kind).in_([k.value for k in EARNING_KINDS]),
+                col(LedgerTransaction.effective_at) >= span.start,
+                col(LedgerTransaction.effective_at) < span.end,
+                *among(col(LedgerTransaction.department_id)),
+            )
+            .group_by(col(LedgerTransaction.employee_id), col(LedgerTransaction.department_id))
+            .having(total > 0)
+        )
+    ).all():
+        if where is not None:
+            earned[int(where)] -= 1
+    return {d: (n, earned.get(d, 0)) for d, n in heads.items() if n and d in wanted}
 
 
 async def department_points(

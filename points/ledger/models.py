@@ -143,11 +143,18 @@ class PeriodScore(SQLModel, table=True):
 
 
 class DepartmentScore(SQLModel, table=True):
-    """Points earned in one period by the people of a department (not its subtree)."""
+    """Points earned in one period by the people of a department (not its subtree), and
+    how many of them earned: ``participants`` counts the people whose earning
+    transactions carrying this department add up to more than zero in the period (a
+    person who moved counts where they earned, as the points do; a reversal that takes
+    someone back to zero takes them off). Written by the ledger writer with the points.
+    """
 
     __tablename__ = "department_score"
     __table_args__ = (
         UniqueConstraint("department_id", "period", "period_key", name="uq_department_score"),
+        # Department boards read one period of every department.
+        Index("ix_department_score_period", "period", "period_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -155,6 +162,7 @@ class DepartmentScore(SQLModel, table=True):
     period: Period = Field(sa_type=String(8))
     period_key: str = Field(max_length=16)
     points: int = 0
+    participants: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class RuleCapUsage(SQLModel, table=True):

@@ -13,7 +13,9 @@ It must run on a live system with ten million entries, so nothing is held whole:
   summed per person and local day, rolled up to weeks, months, quarters, years and
   all time, compared with that chunk's stored scores and cap usage, then dropped;
 - department figures are summed per department and local day as the chunks pass
-  (bounded by departments × days, not by entries) and compared at the end.
+  (bounded by departments × days, not by entries) and compared at the end; so are
+  the departments' participants (people whose transactions there add up to more
+  than zero in a period), counted per chunk and added up per department and period.
 
 On PostgreSQL everything is read in one REPEATABLE READ, READ ONLY transaction: a
 consistent snapshot while scoring goes on, taking no lock a writer waits for.
@@ -104,6 +106,7 @@ async def reconcile(
     await _check_entries(session, report, problems, limit)
     people_total = int((await session.exec(select(func.count()).select_from(Employee))).one())
     department_days: dict[tuple[int, date], int] = defaultdict(int)
+    participants: dict[ScoreKey, int] = defaultdict(int)
     # PostgreSQL cuts local days itself; SQLite has no time zones, so Python does.
     zone_name = getattr(zone, "key", None) if is_postgres(session) else None
     if chunk is None:
@@ -127,8 +130,12 @@ async def reconcile(
                 session, zone_name, first, last, limit + 1
             ):
                 problems.add(f"employee {owner} {period} {key}: score {have}, entries say {want}")
+            for department, period, key, count in await reconcile_pg.participants(
+                session, zone_name, first, last
+            ):
+                participants[(department, period, key)] += count
         else:
-            await _check_people(session, zone, first, last, department_days, problems)
+            await _check_people(session, zone, first, last, department_days, participants, problems)
         await _check_caps(session, first, last, problems)
         after = last
         done += len(ids)
@@ -141,6 +148,7 @@ async def reconcile(
             problems.add(f"department {owner} {period} {key}: score {have}, entries say {want}")
     else:
         await _check_departments(session, zone, department_days, problems)
+    await _check_participants(session, participants, problems)
     for table in (PeriodScore, DepartmentScore):
         report.period_scores += int(
             (await session.exec(select(func.count()).select_from(table))).one()
@@ -203,11 +211,13 @@ async def _check_people(
     first: int,
     last: int,
     department_days: dict[tuple[int, date], int],
+    participants: dict[ScoreKey, int],
     problems: _Problems,
 ) -> None:
     """One chunk of people: their scores against their transactions (in Python)."""
     in_chunk = col(LedgerTransaction.employee_id).between(first, last)
     days: dict[tuple[int, date], int] = defaultdict(int)
+    member_days: dict[tuple[int, int, date], int] = defaultdict(int)
     connection = await session.connection()
     rows = await connection.stream(
         select_columns(
@@ -228,6 +238,7 @@ async def _check_people(
             days[(employee_id, day)] += points
             if department_id is not None:
                 department_days[(department_id, day)] += points
+                member_days[(employee_id, department_id, day)] += points
     stored = await connection.execute(
         select_columns(
             col(PeriodScore.employee_id),
@@ -238,6 +249,13 @@ async def _check_people(
     )
     have = {(e, str(p), k): v for e, p, k, v in stored.all()}
     _compare("employee", have, _roll_up(days.items(), zone), problems)
+    earned: dict[tuple[int, int, str, str], int] = defaultdict(int)
+    for (employee_id, department_id, day), points in member_days.items():
+        for period, key in keys_of_day(day):
+            earned[(employee_id, department_id, period.value, key)] += points
+    for (_employee_id, department_id, period_name, key), points in earned.items():
+        if points > 0:
+            participants[(department_id, period_name, key)] += 1
 
 
 async def _check_caps(session: AsyncSession, first: int, last: int, problems: _Problems) -> None:
@@ -299,6 +317,29 @@ async def _check_departments(
     )
     have = {(d, str(p), k): v for d, p, k, v in stored.all()}
     _compare("department", have, _roll_up(department_days.items(), zone), problems)
+
+
+async def _check_participants(
+    session: AsyncSession, want: dict[ScoreKey, int], problems: _Problems
+) -> None:
+    """Each department's stored participants against the people the entries say earned."""
+    stored = await (await session.connection()).execute(
+        select_columns(
+            col(DepartmentScore.department_id),
+            col(DepartmentScore.period),
+            col(DepartmentScore.period_key),
+            col(DepartmentScore.participants),
+        ).where(col(DepartmentScore.participants) != 0)
+    )
+    have = {(d, str(p), k): v for d, p, k, v in stored.all()}
+    for score_key in sorted(set(have) | {k for k, v in want.items() if v}):
+        stored_count, expected = have.get(score_key, 0), want.get(score_key, 0)
+        if stored_count != expected:
+            owner_id, period_name, period_key = score_key
+            problems.add(
+                f"department {owner_id} {period_name} {period_key}: participants "
+                f"{stored_count}, entries say {expected}"
+            )
 
 
 def _local_day(moment: datetime, zone: tzinfo) -> date:

@@ -60,6 +60,46 @@ def _differences_sql(owner: str, table: str, chunked: bool) -> str:
     """
 
 
+def participants_sql(chunked: bool) -> str:
+    """(department_id, period, period_key, participants): per department and period,
+    the people whose transactions carrying it add up to more than zero."""
+    within = "AND employee_id BETWEEN :first AND :last" if chunked else ""
+    keys = ", ".join(f"to_char(day, '{fmt}') AS key_{period}" for period, fmt in _FORMATS)
+    periods = ", ".join(f"('{period}', key_{period})" for period, _fmt in _FORMATS)
+    return f"""
+        WITH days AS (
+            SELECT employee_id, department_id, (effective_at AT TIME ZONE :zone)::date AS day,
+                   SUM(points)::bigint AS points
+            FROM ledger_transaction
+            WHERE kind IN ({_EARNING}) AND points <> 0 AND department_id IS NOT NULL {within}
+            GROUP BY 1, 2, 3
+        ), calendar AS (
+            SELECT day, {keys} FROM (SELECT DISTINCT day FROM days) AS distinct_days
+        ), earned AS (
+            SELECT d.employee_id, d.department_id, k.period, k.period_key,
+                   SUM(d.points)::bigint AS points
+            FROM days d JOIN calendar c ON c.day = d.day
+            CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
+            GROUP BY 1, 2, 3, 4
+        )
+        SELECT department_id, period, period_key, count(*)::int AS participants
+        FROM earned WHERE points > 0
+        GROUP BY 1, 2, 3
+    """
+
+
+_PARTICIPANTS = text(participants_sql(chunked=True))
+
+
+async def participants(
+    session: AsyncSession, zone: str, first: int, last: int
+) -> Iterable[tuple[int, str, str, int]]:
+    """(department id, period, key, people of ``first``..``last`` who earned there)."""
+    connection = await session.connection()
+    rows = await connection.execute(_PARTICIPANTS, {"zone": zone, "first": first, "last": last})
+    return [(int(d), str(p), str(k), int(n)) for d, p, k, n in rows.all()]
+
+
 _PEOPLE = text(_differences_sql("employee_id", "period_score", chunked=True))
 _DEPARTMENTS = text(_differences_sql("department_id", "department_score", chunked=False))
 

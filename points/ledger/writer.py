@@ -9,7 +9,8 @@ entries, no balance change, no score):
 - its balanced ``ledger_entry`` rows (double entry: each posting sums to zero),
 - the accounts' balances (``CHECK (balance >= 0)`` refuses an overdraft),
 - the period scores of the person and of the department named on the posting
-  (the department the person was in when it was earned), for earning kinds,
+  (the department the person was in when it was earned), for earning kinds, and the
+  department's count of people who earned there (:mod:`points.ledger.participation`),
 - the rule cap usage, for capped awards.
 
 What the rows are is worked out once, here (:func:`expand`); how they reach the
@@ -32,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import keys_at
 from points.db import insert_for, utcnow
-from points.ledger import models
+from points.ledger import models, participation
 from points.ledger.service import AccountRef, Posting, account_ids
 
 # (transaction key, owner id, period, period key, points)
@@ -48,6 +49,8 @@ class Expanded:
     legs: list[tuple[str, int, int]] = field(default_factory=list)  # key, account, amount
     people: list[ScoreRow] = field(default_factory=list)
     departments: list[ScoreRow] = field(default_factory=list)
+    # (key, person, department, period, period key, points): who earned where.
+    members: list[tuple[str, int, int, str, str, int]] = field(default_factory=list)
     caps: list[tuple[str, int, str, str, int]] = field(default_factory=list)  # key, e, rule, p
 
 
@@ -70,6 +73,7 @@ def expand(
                 out.people.append((key, posting.employee_id, *row))
                 if posting.department_id is not None:
                     out.departments.append((key, posting.department_id, *row))
+                    out.members.append((key, posting.employee_id, posting.department_id, *row))
     return out
 
 
@@ -95,7 +99,10 @@ async def post(
     if len({p.key for p in postings}) != len(postings):
         raise ValueError("two postings share a key")
     accounts = await accounts_of(session, postings, known)
-    written = await store_for(session).write(session, expand(postings, accounts, zone))
+    rows = expand(postings, accounts, zone)
+    written = await store_for(session).write(session, rows)
+    new = {key for _id, key in written}
+    await participation.record(session, totals(rows.members, new), zone)
     return [transaction_id for transaction_id, _key in written]
 
 

@@ -80,6 +80,14 @@ async def _plants_are_found(store: Store) -> None:
         await conn.execute(
             text("UPDATE rule_cap_usage SET points = 0 WHERE employee_id = :e"), {"e": ids[0]}
         )
+        # A department's count of people who earned in a quarter.
+        await conn.execute(
+            text(
+                "UPDATE department_score SET participants = participants + 1 "
+                "WHERE period = 'quarter' AND period_key = '2026-Q4' "
+                "AND department_id = (SELECT MIN(department_id) FROM department_score)"
+            )
+        )
         department = (
             await conn.execute(text("SELECT MIN(department_id) FROM department_score"))
         ).scalar_one()
@@ -95,8 +103,11 @@ async def _plants_are_found(store: Store) -> None:
         f"employee {ids[0]} rule approval-on-time cap 2026-11-{day}: usage 0, entries say 5"
         for day in (20, 24, 30)
     ]
+    assert (
+        f"department {department} quarter 2026-Q4: participants 3, entries say 2" in report.problems
+    )
     # Nothing else was touched, so nothing else is reported.
-    assert len(report.problems) == 6, report.problems
+    assert len(report.problems) == 7, report.problems
 
 
 @pytest.mark.books_tampered

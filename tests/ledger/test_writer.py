@@ -26,6 +26,7 @@ from points.ledger.reconcile import reconcile
 from points.ledger.service import Posting, earning, moving_legs
 from points.ledger.writer import PORTABLE, post, store_for
 from points.ledger.writer_pg import POSTGRES
+from points.org import service as org
 from points.org.models import Employee
 from tests.support.events import event, send
 from tests.support.factories import make_department, make_employee
@@ -175,8 +176,9 @@ async def test_department_scores_stay_where_the_points_were_earned(pg: Store) ->
     async with pg.db.session() as session:
         person = await session.get(Employee, zhang.id)
         assert person is not None
-        person.department_id = finance.id
-        session.add(person)
+        await org.upsert_employee(
+            session, userid="zhangsan", name=person.name, department_id=finance.id
+        )
         await session.commit()
     await send(pg, [approval(2)])
     async with pg.db.session() as session:

@@ -198,6 +198,22 @@ async def derive_scores(conn: asyncpg.Connection) -> None:
             CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
             WHERE d.department_id IS NOT NULL
             GROUP BY 1, 2, 3;
+        UPDATE department_score s SET participants = c.participants
+        FROM (
+            SELECT department_id, period, period_key, count(*)::int AS participants
+            FROM (
+                SELECT d.employee_id, d.department_id, k.period, k.period_key,
+                       SUM(d.points) AS points
+                FROM growth_days d JOIN growth_calendar c ON c.day = d.day
+                CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
+                WHERE d.department_id IS NOT NULL
+                GROUP BY 1, 2, 3, 4
+            ) AS earned
+            WHERE points > 0
+            GROUP BY 1, 2, 3
+        ) AS c
+        WHERE s.department_id = c.department_id AND s.period = c.period
+          AND s.period_key = c.period_key;
         DROP TABLE growth_days;
         DROP TABLE growth_calendar;
         """
