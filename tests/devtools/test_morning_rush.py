@@ -70,7 +70,7 @@ async def test_a_tiny_run_serves_every_person_and_reports_its_figures(redis_url:
     assert result.name == "morning rush"
     for key in ("rate_pages_s", "p50_ms", "p99_ms", "bare_rate_s", "bare_p50_ms", "bare_p99_ms"):
         assert key in details
-    assert details["pages"] == list(PAGES)
+    assert details["pages"] == ["/login", *PAGES]
     # Every person got the login form, the 303 and each page with 200 (else an error).
     assert details["errors"] == []
     windows = details["windows"] + details["bare_windows"]
