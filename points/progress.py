@@ -16,7 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import RuleProgress, RuleStreak
-from points.rulesets.service import active_version, compiled
+from points.rulesets.service import compiled, shown_version
 from points.workdays.service import work_calendar
 from rules.milestones import Level
 from rules.periods import day_ordinal, week_ordinal
@@ -78,7 +78,7 @@ def streak_rules(source: str) -> tuple[tuple[str, str, str, str, str, int], ...]
 
 async def streak_goals(session: AsyncSession, employee_id: int, today: date) -> list[StreakGoal]:
     """The person's runs towards each streak bonus of the active rules."""
-    version = await active_version(session)
+    version = await shown_version(session)
     if version is None:
         return []
     rules = streak_rules(version.source)
@@ -143,7 +143,7 @@ class MilestoneGoal:
 
 async def milestone_goals(session: AsyncSession, employee_id: int) -> list[MilestoneGoal]:
     """The person's tiers on each milestone rule of the active rules (reached and next)."""
-    version = await active_version(session)
+    version = await shown_version(session)
     if version is None:
         return []
     rules = [r for r in compiled(version).rules if r.milestone is not None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from sqlalchemy import and_, func, insert, literal
+from sqlalchemy import and_, func, insert, literal, or_
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -220,8 +220,23 @@ async def has_unfrozen_closed(
 ) -> bool:
     """True when the week or month that just closed has not been frozen yet."""
     now = now or utcnow()
-    for period in FROZEN_PERIODS:
-        last = previous_key(period, key_at(period, now, zone))
-        if await frozen_board(session, period, last) is None:
-            return True
-    return False
+    closed = [(p.value, previous_key(p, key_at(p, now, zone))) for p in FROZEN_PERIODS]
+    # One statement for both (every board view asks).
+    frozen = (
+        await session.exec(
+            select(func.count())
+            .select_from(FrozenBoard)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            col(FrozenBoard.period) == period,
+                            col(FrozenBoard.period_key) == key,
+                        )
+                        for period, key in closed
+                    )
+                )
+            )
+        )
+    ).one()
+    return int(frozen) < len(closed)

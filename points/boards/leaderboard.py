@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, func, union_all
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -301,17 +302,38 @@ async def leaderboard(
     return Board(window, scope, top_rows, around_rows, me, ranked, frozen, late, adjusted)
 
 
-async def people_by_id(session: AsyncSession, ids: set[int]) -> dict[int, tuple[Employee, str]]:
+class Shown(NamedTuple):
+    """What a board shows of a person (plain columns: a board names fifty people)."""
+
+    userid: str
+    name: str
+    board_opt_out: bool
+
+
+async def people_by_id(session: AsyncSession, ids: set[int]) -> dict[int, tuple[Shown, str]]:
     if not ids:
         return {}
+    if session.dirty or session.new:
+        await session.flush()  # as the session's own queries would (autoflush)
+    connection = await session.connection()
     rows = (
-        await session.exec(
-            select(Employee, Department.name)
+        await connection.execute(
+            select_columns(
+                col(Employee.id),
+                col(Employee.userid),
+                col(Employee.name),
+                col(Employee.board_opt_out),
+                col(Department.name),
+            )
             .join(Department, col(Department.id) == col(Employee.department_id))
             .where(col(Employee.id).in_(sorted(ids)))
         )
     ).all()
-    return {int(e.id): (e, name) for e, name in rows if e.id is not None}
+    return {
+        int(id_): (Shown(userid, name, bool(opt_out)), department)
+        for id_, userid, name, opt_out, department in rows
+        if id_ is not None
+    }
 
 
 # ---------------------------------------------------------------------------- opting out

@@ -160,8 +160,13 @@ async def history(
     until: datetime | None = None,
     offset: int = 0,
     limit: int = 50,
+    count: bool = True,
 ) -> tuple[Sequence[LedgerTransaction], int]:
-    """A person's ledger lines, newest first; each says which event and rule, or who and why."""
+    """A person's ledger lines, newest first; each says which event and rule, or who and why.
+
+    With ``count=False`` (home shows the latest few, no pager) the total is not counted
+    and comes back as -1.
+    """
     query = select(LedgerTransaction).where(LedgerTransaction.employee_id == employee_id)
     if kinds:
         query = query.where(col(LedgerTransaction.kind).in_([k.value for k in kinds]))
@@ -169,7 +174,11 @@ async def history(
         query = query.where(LedgerTransaction.effective_at >= since)
     if until is not None:
         query = query.where(LedgerTransaction.effective_at < until)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    total = (
+        (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+        if count
+        else -1
+    )
     rows = (
         await session.exec(
             query.order_by(

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from points.ledger.models import RuleProgress
 from points.org.models import Employee
 from points.org.service import department_labels
-from points.rulesets.service import active_version, compiled
+from points.rulesets.service import compiled, shown_version
 from points.settings import Settings
 from rules import CompiledRule, CompiledRuleset, compile_ruleset, load_default_rules
 from rules.challenges import ChallengeProgress, progress_of
@@ -45,7 +45,7 @@ async def challenge_rules(session: AsyncSession) -> list[CompiledRule]:
     Before anything was scored there is no active version yet: the shipped defaults,
     which scoring will make v1, are what people will be scored by.
     """
-    version = await active_version(session)
+    version = await shown_version(session)
     ruleset = compiled(version) if version is not None else _defaults()
     return [r for r in ruleset.rules if r.challenge is not None]
 

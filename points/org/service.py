@@ -77,13 +77,17 @@ async def subtree_ids(session: AsyncSession, department_id: int) -> list[int]:
 
 async def department_chain(session: AsyncSession, department_id: int) -> list[Department]:
     """The department and its ancestors, root first."""
-    department = await session.get(Department, department_id)
-    if department is None:
-        return []
-    ids = [int(part) for part in department.path.strip("/").split("/") if part]
-    rows = (await session.exec(select(Department).where(col(Department.id).in_(ids)))).all()
-    by_id = {row.id: row for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
+    # Ancestors are the departments whose path starts this one's ("/1/" is not a prefix
+    # of "/10/": paths end with a slash), root first: one statement.
+    own = select(Department.path).where(Department.id == department_id).scalar_subquery()
+    rows = (
+        await session.exec(
+            select(Department)
+            .where(own.like(col(Department.path).concat("%")))
+            .order_by(func.length(col(Department.path)))
+        )
+    ).all()
+    return list(rows)
 
 
 async def list_departments(session: AsyncSession) -> Sequence[Department]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,6 +76,7 @@ async def activate(
     if version.status == VersionStatus.active:
         return version
     check_source(version.source)
+    session.info.pop(_SHOWN, None)
     previous = await active_version(session)
     if previous is not None:
         previous.status = VersionStatus.retired
@@ -104,6 +107,31 @@ async def active_version(session: AsyncSession) -> RuleVersion | None:
     return (
         await session.exec(select(RuleVersion).where(RuleVersion.status == VersionStatus.active))
     ).first()
+
+
+_SHOWN = "points.shown_rule_version"
+
+
+async def shown_version(session: AsyncSession) -> RuleVersion | None:
+    """The active version for what a page shows, read once per transaction.
+
+    Home asks for it three times (streaks, milestones, challenges). Scoring never uses
+    this: it reads :func:`active_version` every time. Forgotten at commit and rollback
+    (a rollback expires the row) and when a version is activated.
+    """
+    if _SHOWN not in session.info:
+        session.info[_SHOWN] = await active_version(session)
+    version: RuleVersion | None = session.info[_SHOWN]
+    return version
+
+
+def _forget_shown(session: Session, *_args: Any) -> None:
+    session.info.pop(_SHOWN, None)
+
+
+event.listen(Session, "after_commit", _forget_shown)
+event.listen(Session, "after_rollback", _forget_shown)
+event.listen(Session, "after_soft_rollback", _forget_shown)
 
 
 async def ensure_active(session: AsyncSession) -> RuleVersion:

@@ -16,13 +16,14 @@ from sqlalchemy import event
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from points.boards.frozen import freeze_closed
 from points.devtools.demo.build import build_demo
 from points.org.models import Employee, RoleAssignment
 from tests.support.factories import login
 from tests.support.services import Store
 
 # Statements per page for a plain employee of the demo company, caches warm.
-PINNED = {"/": 26, "/boards": 10, "/rewards": 6}
+PINNED = {"/": 22, "/boards": 8, "/rewards": 6}
 
 
 @contextmanager
@@ -45,6 +46,10 @@ async def viewer(pg: Store) -> str:
     """The demo company with a few days of activity; a person with no role."""
     await build_demo(pg.settings, employees=40, days=5, seed=7)
     async with pg.db.session() as session:
+        # Closed weeks and months published, so no page sets the freezing job going.
+        await freeze_closed(session, pg.settings.zone)
+        await session.commit()
+    async with pg.db.session() as session:
         with_roles = select(RoleAssignment.employee_id)
         userid = (
             await session.exec(
@@ -62,7 +67,8 @@ async def test_the_morning_pages_make_the_pinned_number_of_statements(
     app: Starlette, client: httpx.AsyncClient, viewer: str, path: str
 ) -> None:
     await login(client, viewer)
-    assert (await client.get(path)).status_code == 200  # caches filled
+    for _visit in range(2):  # caches filled (rules, rank indexes)
+        assert (await client.get(path)).status_code == 200
     with counted(app) as statements:
         response = await client.get(path)
     assert response.status_code == 200

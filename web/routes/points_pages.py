@@ -54,7 +54,9 @@ async def home(ctx: Ctx) -> Response:
     assert employee.id is not None
     chain = await org.department_chain(ctx.session, employee.department_id)
     figures = await person_figures(ctx.session, ctx.settings, employee)
-    rows, _total = await history(ctx.session, employee.id, kinds=STATEMENT_KINDS, limit=8)
+    rows, _total = await history(
+        ctx.session, employee.id, kinds=STATEMENT_KINDS, limit=8, count=False
+    )
     latest = await statement(ctx.session, rows)
     today = utcnow().astimezone(ctx.settings.zone).date()
     return render(
