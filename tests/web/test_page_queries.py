@@ -44,7 +44,7 @@ def counted(app: Starlette) -> Iterator[list[str]]:
 @pytest.fixture
 async def viewer(pg: Store) -> str:
     """The demo company with a few days of activity; a person with no role."""
-    await build_demo(pg.settings, employees=40, days=5, seed=7)
+    await build_demo(pg.settings, employees=300, days=14, seed=7)
     async with pg.db.session() as session:
         # Closed weeks and months published, so no page sets the freezing job going.
         await freeze_closed(session, pg.settings.zone)
