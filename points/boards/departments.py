@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -18,6 +19,9 @@ from points.org.models import Department
 
 # Departments smaller than this are folded into their parent on department boards.
 MIN_DEPARTMENT_SIZE = 5
+# The page shows this many departments (a company of 100,000 has hundreds, unreadable
+# on a phone); the viewer's own are always shown, the rest are a tap or an export away.
+SHOWN_DEPARTMENTS = 30
 
 
 @dataclass
@@ -60,6 +64,14 @@ class DepartmentBoard:
     rows: list[DepartmentRow]
     hidden_small: int  # people in departments too small to show even after folding
     order: str
+
+    def shown(self, limit: int | None, own: Collection[int]) -> list[DepartmentRow]:
+        """The first ``limit`` rows in board order, plus the viewer's ``own`` departments
+        (or the rows they are counted in) further down; every row when ``limit`` is None."""
+        if limit is None or len(self.rows) <= limit:
+            return self.rows
+        mine = set(own)
+        return [r for n, r in enumerate(self.rows) if n < limit or r.department_id in mine]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from points.audit.models import AuditEntry
@@ -197,3 +198,27 @@ async def test_a_key_of_another_period_shows_the_current_period(
         assert page.status_code == 200 and current in page.text
         figures = await client.get(f"/api/v1/dashboard?period={period}&key={key}", headers=as_head)
         assert figures.status_code == 200 and figures.json()["key"] == current
+
+
+async def test_the_departments_board_shows_the_leading_departments_and_ones_own(
+    client: httpx.AsyncClient, pg: Store, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large company has hundreds of departments: the page shows the leading ones and
+    # the viewer's own, and the rest one tap away. Here the limits are scaled down.
+    from points.boards import departments
+
+    monkeypatch.setattr(departments, "MIN_DEPARTMENT_SIZE", 1)
+    monkeypatch.setattr(departments, "SHOWN_DEPARTMENTS", 1)
+    await _seed_points(pg, org)
+    await login(client, "zhouba")  # in 财务部, second by points per head
+    page = await client.get("/boards?period=month&key=2026-11&view=departments")
+    assert page.status_code == 200
+    rows = page.text.split("<tbody>")[1].split("</tbody>")[0]
+    assert org.east.name in rows and org.finance.name in rows
+    assert f"<td>{org.sales.name}" not in rows
+    assert "共 3 个部门，显示其中 2 个" in page.text and "显示全部部门" in page.text
+    assert "all=1" in page.text
+    every = await client.get("/boards?period=month&key=2026-11&view=departments&all=1")
+    rows = every.text.split("<tbody>")[1].split("</tbody>")[0]
+    assert all(d.name in rows for d in (org.east, org.finance, org.sales))
+    assert "显示全部部门" not in every.text

@@ -133,6 +133,12 @@ async def board_page(ctx: Ctx) -> Response:
         if query.window.key not in keys:
             keys.insert(0, query.window.key)
     chain = await org.department_chain(ctx.session, employee.department_id)
+    department_rows = None
+    if department_board is not None:
+        every = ctx.request.query_params.get("all") == "1"
+        department_rows = department_board.shown(
+            None if every else board_departments.SHOWN_DEPARTMENTS, [d.id for d in chain]
+        )
     me = None
     if people_board is not None:
         previous = None
@@ -157,6 +163,7 @@ async def board_page(ctx: Ctx) -> Response:
         tabs=period_tabs(ctx.request, query, ctx.settings.zone),
         board=people_board,
         departments=department_board,
+        department_rows=department_rows,
         keys=keys,
         periods=[p.value for p in BOARD_PERIODS],
         period_labels=PERIOD_LABELS,
