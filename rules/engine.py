@@ -20,7 +20,6 @@ the sum of this event's positive awards.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
@@ -32,6 +31,7 @@ from rules.catalog import COMMON_NAMES, LOCAL_TIME_NAMES, AttributeType, Catalog
 from rules.conditions import CONDITION_FAILURES, Condition, compile_condition
 from rules.event import Award, AwardKind, Event
 from rules.history import ActorHistory, InMemoryHistory, Outcome, StreakState
+from rules.index import RuleIndex
 from rules.loader import load_ruleset_text
 from rules.milestones import MilestonePlan, compile_milestone
 from rules.milestones import advance as advance_milestone
@@ -116,61 +116,6 @@ class CompiledRule:
 
 _Entry = tuple[CompiledRule, Condition | None, bool]
 
-# How deep the rule index goes: three text attributes (e.g. template, decision,
-# approver) already leave only the rules an event can possibly meet.
-_INDEX_DEPTH = 3
-
-
-@dataclass(slots=True)
-class _Index:
-    """The entries an event can possibly match, narrowed by text attributes rules require.
-
-    Rules keyed on a text attribute (``template == "报销"``) match only events with one
-    of their values. A node picks the attribute most of its rules constrain and sends
-    each value to a child holding the rules that accept it (in file order); values no
-    rule names go to ``other``, the rules that do not constrain the attribute. A leaf
-    (``key_name`` None) is where the engine checks conditions one by one.
-    """
-
-    entries: tuple[_Entry, ...]
-    key_name: str | None = None
-    by_value: dict[Any, _Index] = field(default_factory=dict)
-    other: _Index | None = None
-
-    @classmethod
-    def build(cls, entries: tuple[_Entry, ...], used: frozenset[str] = frozenset()) -> _Index:
-        counts = Counter(
-            name for rule, _, _ in entries for name in rule.required_values if name not in used
-        )
-        if len(used) >= _INDEX_DEPTH or not counts:
-            return cls(entries)
-        key_name, keyed = counts.most_common(1)[0]
-        if keyed < 2:
-            return cls(entries)  # not worth a lookup per event
-        below = used | {key_name}
-        values = {v for rule, _, _ in entries for v in rule.required_values.get(key_name, ())}
-        return cls(
-            entries,
-            key_name,
-            {value: cls.build(_accepting(entries, key_name, value), below) for value in values},
-            cls.build(tuple(e for e in entries if key_name not in e[0].required_values), below),
-        )
-
-    def select(self, context: Mapping[str, Any]) -> tuple[_Entry, ...]:
-        """The entries that can match an event with these names and attributes."""
-        node = self
-        try:
-            while node.key_name is not None:
-                node = node.by_value.get(context[node.key_name], node.other)  # type: ignore[assignment]
-        except TypeError:
-            pass  # an unhashable value (bad data): check every rule under this node
-        return node.entries
-
-
-def _accepting(entries: tuple[_Entry, ...], name: str, value: Any) -> tuple[_Entry, ...]:
-    """The entries whose rules accept ``value`` for ``name`` (or do not constrain it)."""
-    return tuple(e for e in entries if value in e[0].required_values.get(name, (value,)))
-
 
 @dataclass(slots=True)
 class _TypePlan:
@@ -184,7 +129,7 @@ class _TypePlan:
     event_type: EventType | None
     # Every name the type's conditions read, as None: missing attributes stay None.
     blank: dict[str, Any] = field(default_factory=dict)
-    index: _Index = field(default_factory=lambda: _Index(()))
+    index: RuleIndex[_Entry] = field(default_factory=lambda: RuleIndex(()))
     identity_names: bool = False
     derived_names: bool = False
 
@@ -192,7 +137,7 @@ class _TypePlan:
         names = frozenset(self.blank)
         self.identity_names = bool(names & {"type", "actor", "external_id"})
         self.derived_names = self.identity_names or self.local_names or self.departments_name
-        self.index = _Index.build(
+        self.index = RuleIndex.build(
             tuple(
                 (
                     rule,
@@ -200,8 +145,13 @@ class _TypePlan:
                     bool(rule.scoped or rule.streaked or rule.milestone or rule.challenge),
                 )
                 for rule in self.rules
-            )
+            ),
+            _required,
         )
+
+
+def _required(entry: _Entry) -> Mapping[str, frozenset[str]]:
+    return entry[0].required_values
 
 
 @dataclass(eq=False)

@@ -382,14 +382,14 @@ def test_keyed_index_keeps_file_order_and_falls_back_on_bad_data() -> None:
 def test_nested_index_never_changes_what_an_event_earns(monkeypatch: pytest.MonkeyPatch) -> None:
     # The benchmark's rule set keys rules on up to three text attributes per type; the
     # same events scored with the index switched off must earn exactly the same.
-    from rules import benchmark, engine
+    from rules import benchmark, engine, index
 
     indexed, _ = benchmark.build(generated=120)
     assert any(
         node.key_name is not None and any(c.key_name for c in node.by_value.values())
         for node in (plan.index for plan in indexed._plans.values())
     ), "the generated rules should give at least one two-level index"
-    monkeypatch.setattr(engine, "_INDEX_DEPTH", 0)
+    monkeypatch.setattr(index, "MAX_DEPTH", 0)
     flat = engine.compile_ruleset(indexed.rule_file, version=1)
     assert all(plan.index.key_name is None for plan in flat._plans.values())
     events = benchmark.synthetic_events(4_000, people=40)
