@@ -66,3 +66,21 @@ async def test_ranks_follow_the_scores_postgresql(pg: Store) -> None:
 
 async def test_ranks_follow_the_scores_sqlite(lite: Store) -> None:
     await _ranks_follow_the_scores(lite)
+
+
+async def test_the_periodic_rebuild_runs_beside_the_requests(pg: Store) -> None:
+    # An index past its age keeps answering (caught up with what was written since)
+    # while its replacement is built in the background: no request waits for a
+    # full read of the board.
+    await _ranks_follow_the_scores(pg)
+    (cache_key, old), *_others = ranking._INDEXES.items()
+    old.built -= ranking.MAX_AGE + 1
+    await send(pg, _approvals("e", 5, "late"))  # type: ignore[arg-type]
+    assert await _ranks(pg, "e") == (1, 1, 20)  # caught up by the old index (a daily cap)
+    assert ranking._INDEXES[cache_key] is old
+    rebuild = ranking._REBUILDS[cache_key]
+    await rebuild
+    assert cache_key not in ranking._REBUILDS
+    new = ranking._INDEXES[cache_key]
+    assert new is not old and new.order == old.order
+    assert await _ranks(pg, "e") == (1, 1, 20) and ranking._INDEXES[cache_key] is new
