@@ -1,8 +1,8 @@
 """``points bench``: how fast the rule engine scores events in memory.
 
 The figure is events scored per second by the real engine (default rules plus
-200 generated rules — among them milestones and working-day streaks — with
-history recorded as simulation does). The baseline,
+200 generated rules — among them milestones, working-day streaks and rules awaiting
+review — and a team goal, with history recorded as simulation does). The baseline,
 measured in the same run on the same events, is the same conditions written by
 hand as plain Python functions, indexed by event type, summing points — the
 fastest a scorer of these conditions could reasonably be in Python, without any
@@ -209,8 +209,9 @@ def generated_rules(count: int, seed: int = 11) -> list[tuple[Rule, Check | None
 def _progress_kinds(
     index: int, attributes: Mapping[str, AttributeType], fields: dict[str, Any]
 ) -> None:
-    """One rule in 20 becomes a milestone (a count, or a sum of a number attribute) and
-    one in 20 a working-day streak: the kinds that keep progress per person."""
+    """One rule in 20 becomes a milestone (a count, or a sum of a number attribute), one
+    in 20 a working-day streak (the kinds that keep progress per person) and one in 20
+    waits for HR's review. The default rules add a personal challenge (onboarding)."""
     if index % 20 == 7:
         for name in ("cap", "once_per", "cooldown", "points"):
             fields.pop(name, None)
@@ -226,6 +227,26 @@ def _progress_kinds(
         fields["milestone"] = milestone
     elif index % 20 == 13:
         fields["streak"] = {"workdays": 5}
+    elif index % 20 == 17:
+        fields["review"] = {"by": "hr", "expires": "14d"}
+
+
+# A department challenge: settled by a job when its window closes, so per event it
+# must cost nothing (it is in the set to show that it does not).
+_TEAM_GOAL = Rule.model_validate(
+    {
+        "id": "team-online-approvals",
+        "title": "行政部线上审批挑战",
+        "points": 30,
+        "team_goal": {
+            "departments": ["行政部"],
+            "when": "approval.submitted",
+            "measure": "participation",
+            "target": "90%",
+            "window": {"from": "2026-09-01", "days": 30},
+        },
+    }
+)
 
 
 def _default_checks() -> dict[str, Check | None]:
@@ -254,7 +275,7 @@ def build(
     """The benchmark rule set, and the same rules as hand-written checks by event type."""
     defaults = load_default_rules()
     extra = generated_rules(generated)
-    rule_file = RuleFile(rules=[*defaults.rules, *(rule for rule, _ in extra)])
+    rule_file = RuleFile(rules=[*defaults.rules, *(rule for rule, _ in extra), _TEAM_GOAL])
     ruleset = compile_ruleset(rule_file, version=1)
     checks = _default_checks()
     checks.update({rule.id: check for rule, check in extra})
