@@ -151,6 +151,8 @@ async def _counted(
     stayer_earned = person.c.points > 0
     if moved:
         stayer_earned = and_(stayer_earned, member.c.employee_id.not_in(moved))
+    # Movers count where they earned, when they are on the roll of the window.
+    moved_on_roll = await _on_roll_among(session, span, zone, moved)
     rows = (
         await session.exec(
             select(
@@ -165,11 +167,23 @@ async def _counted(
     ).all()
     counts = {int(d): [int(n), int(p or 0)] for d, n, p in rows}
     for (_person, department), points in (
-        await _movers_earned(session, span, moved, departments)
+        await _movers_earned(session, span, moved_on_roll, departments)
     ).items():
         if points > 0 and department in counts:
             counts[department][1] += 1
     return {d: (n, p) for d, (n, p) in counts.items()}
+
+
+async def _on_roll_among(
+    session: AsyncSession, span: Span, zone: tzinfo, people: list[int]
+) -> list[int]:
+    """Those of ``people`` on the roll of the window."""
+    if not people:
+        return []
+    found = await session.exec(
+        select(col(Employee.id)).where(col(Employee.id).in_(people), *on_roll(span, zone))
+    )
+    return sorted(int(e or 0) for e in found.all())
 
 
 # Up to this many departments are named in the SQL; more are picked out of the answers.
@@ -187,10 +201,9 @@ async def _maintained(
     who moved since it began and people who left during or after it, whose
     memberships are worked out one by one (:func:`memberships`).
 
-    Participants: ``department_score.participants`` counts everyone who earned
-    there; people off the roll for the window (excluded, or gone before it began)
-    are taken out again — unless they moved during it, as a mover's earnings count
-    where they were earned whoever they are.
+    Participants: ``department_score.participants``, which counts the people on the
+    roll of the window who earned there (kept so by the ledger writer and by every
+    change of someone's roll, :mod:`points.ledger.participation`).
     """
     ids = sorted(departments)
     if not ids:
@@ -252,36 +265,6 @@ async def _maintained(
         )
     ).all():
         earned[int(department)] += int(participants)
-    # People off the roll for this window who did not move during it, and earned.
-    moved_during = select(col(FormerDepartment.employee_id)).where(
-        col(FormerDepartment.until) > span.start, col(FormerDepartment.until) < span.end
-    )
-    off_roll = select(col(Employee.id)).where(
-        off_roll_now,
-        or_(
-            col(Employee.excluded).is_(True),
-            col(Employee.left_on).is_(None),
-            col(Employee.left_on) < first,
-        ),
-        col(Employee.id).not_in(moved_during),
-    )
-    total = func.sum(LedgerTransaction.points)
-    for _person, where in (
-        await session.exec(
-            select(LedgerTransaction.employee_id, LedgerTransaction.department_id)
-            .where(
-                col(LedgerTransaction.employee_id).in_(off_roll),
-                col(LedgerTransaction.kind).in_([k.value for k in EARNING_KINDS]),
-                col(LedgerTransaction.effective_at) >= span.start,
-                col(LedgerTransaction.effective_at) < span.end,
-                *among(col(LedgerTransaction.department_id)),
-            )
-            .group_by(col(LedgerTransaction.employee_id), col(LedgerTransaction.department_id))
-            .having(total > 0)
-        )
-    ).all():
-        if where is not None:
-            earned[int(where)] -= 1
     return {d: (n, earned.get(d, 0)) for d, n in heads.items() if n and d in wanted}
 
 

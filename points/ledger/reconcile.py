@@ -14,8 +14,9 @@ It must run on a live system with ten million entries, so nothing is held whole:
   all time, compared with that chunk's stored scores and cap usage, then dropped;
 - department figures are summed per department and local day as the chunks pass
   (bounded by departments × days, not by entries) and compared at the end; so are
-  the departments' participants (people whose transactions there add up to more
-  than zero in a period), counted per chunk and added up per department and period.
+  the departments' participants (people on the roll of a period whose transactions
+  there add up to more than zero in it), counted per chunk and added up per
+  department and period.
 
 On PostgreSQL everything is read in one REPEATABLE READ, READ ONLY transaction: a
 consistent snapshot while scoring goes on, taking no lock a writer waits for.
@@ -46,7 +47,8 @@ from points.ledger.models import (
     PeriodScore,
     RuleCapUsage,
 )
-from points.org.models import Employee
+from points.ledger.participation import on_roll_of
+from points.org.models import Employee, EmployeeStatus, Roll
 
 # People per chunk. In Python (SQLite) each person is about a hundred score rows, so
 # a few megabytes per chunk. In PostgreSQL nothing comes back but differences, and a
@@ -253,8 +255,22 @@ async def _check_people(
     for (employee_id, department_id, day), points in member_days.items():
         for period, key in keys_of_day(day):
             earned[(employee_id, department_id, period.value, key)] += points
-    for (_employee_id, department_id, period_name, key), points in earned.items():
-        if points > 0:
+    rolls = {
+        int(e or 0): Roll(bool(x), EmployeeStatus(s), left_on)
+        for e, x, s, left_on in (
+            await connection.execute(
+                select_columns(
+                    col(Employee.id),
+                    col(Employee.excluded),
+                    col(Employee.status),
+                    col(Employee.left_on),
+                ).where(col(Employee.id).between(first, last))
+            )
+        ).all()
+    }
+    for (employee_id, department_id, period_name, key), points in earned.items():
+        roll = rolls.get(employee_id)
+        if points > 0 and roll is not None and on_roll_of(roll, period_name, key):
             participants[(department_id, period_name, key)] += 1
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from points.calendar import EPOCH
 from points.ledger.models import EARNING_KINDS
 
 _EARNING = ", ".join(f"'{kind.value}'" for kind in sorted(EARNING_KINDS))
@@ -60,12 +61,28 @@ def _differences_sql(owner: str, table: str, chunked: bool) -> str:
     """
 
 
+# The first day of the period a day falls in (ISO weeks start on Monday, as date_trunc's).
+_FIRST_DAYS = (
+    ("day", "day"),
+    ("week", "date_trunc('week', day)::date"),
+    ("month", "date_trunc('month', day)::date"),
+    ("quarter", "date_trunc('quarter', day)::date"),
+    ("year", "date_trunc('year', day)::date"),
+)
+
+
 def participants_sql(chunked: bool) -> str:
     """(department_id, period, period_key, participants): per department and period,
-    the people whose transactions carrying it add up to more than zero."""
+    the people on its roll whose transactions carrying it add up to more than zero.
+
+    On the roll of a period: not excluded, and still here or left on or after its
+    first day; ``all`` has none (its epoch is before any leaving date), so only
+    leavers without a leaving date are off it besides the excluded.
+    """
     within = "AND employee_id BETWEEN :first AND :last" if chunked else ""
     keys = ", ".join(f"to_char(day, '{fmt}') AS key_{period}" for period, fmt in _FORMATS)
-    periods = ", ".join(f"('{period}', key_{period})" for period, _fmt in _FORMATS)
+    firsts = ", ".join(f"{expr} AS first_{period}" for period, expr in _FIRST_DAYS)
+    periods = ", ".join(f"('{period}', key_{period}, first_{period})" for period, _f in _FORMATS)
     return f"""
         WITH days AS (
             SELECT employee_id, department_id, (effective_at AT TIME ZONE :zone)::date AS day,
@@ -74,16 +91,19 @@ def participants_sql(chunked: bool) -> str:
             WHERE kind IN ({_EARNING}) AND points <> 0 AND department_id IS NOT NULL {within}
             GROUP BY 1, 2, 3
         ), calendar AS (
-            SELECT day, {keys} FROM (SELECT DISTINCT day FROM days) AS distinct_days
+            SELECT day, {keys}, {firsts} FROM (SELECT DISTINCT day FROM days) AS distinct_days
         ), earned AS (
-            SELECT d.employee_id, d.department_id, k.period, k.period_key,
+            SELECT d.employee_id, d.department_id, k.period, k.period_key, k.first_day,
                    SUM(d.points)::bigint AS points
             FROM days d JOIN calendar c ON c.day = d.day
-            CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
-            GROUP BY 1, 2, 3, 4
+            CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all', DATE '{EPOCH.isoformat()}'))
+                AS k (period, period_key, first_day)
+            GROUP BY 1, 2, 3, 4, 5
         )
-        SELECT department_id, period, period_key, count(*)::int AS participants
-        FROM earned WHERE points > 0
+        SELECT e.department_id, e.period, e.period_key, count(*)::int AS participants
+        FROM earned e JOIN employee p ON p.id = e.employee_id
+        WHERE e.points > 0 AND NOT p.excluded
+          AND (p.status = 'active' OR p.left_on >= e.first_day)
         GROUP BY 1, 2, 3
     """
 

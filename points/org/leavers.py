@@ -12,8 +12,8 @@ from datetime import date
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.audit.service import record
-from points.org.models import EmployeeStatus
-from points.org.service import end_sessions, get_employee
+from points.org.models import EmployeeStatus, Roll
+from points.org.service import RollChanged, end_sessions, get_employee
 from points.settings import Settings
 
 #: ``(session, settings, employee_id, reason) -> how many were released``
@@ -27,10 +27,12 @@ async def mark_left(
     reason: str,
     *,
     release_holds: ReleaseHolds,
+    roll_changed: RollChanged,
     actor: str = "system",
     left_on: date | None = None,
 ) -> bool:
-    """Freeze a leaver: no more earning or redeeming, pending redemptions released.
+    """Freeze a leaver: no more earning or redeeming, pending redemptions released,
+    and off the roll of the windows that begin after ``left_on`` (``roll_changed``).
 
     Returns False when the person had already left (nothing changes then).
     """
@@ -38,10 +40,12 @@ async def mark_left(
     if employee.status == EmployeeStatus.left:
         return False
     assert employee.id is not None
+    before = Roll.of(employee)
     employee.status = EmployeeStatus.left
     employee.left_on = left_on or date.today()
     end_sessions(employee)
     session.add(employee)
+    await roll_changed(session, employee.id, before, settings.zone)
     released = await release_holds(session, settings, employee.id, reason)
     await record(
         session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -69,6 +70,19 @@ class Employee(SQLModel, table=True):
     # Every login session carries the epoch it began in; raising it (logout, a role
     # change, leaving) ends all of this person's sessions at once, server-side.
     session_epoch: int = 0
+
+
+class Roll(NamedTuple):
+    """What decides whether a person is on the roll of a window (see
+    :func:`points.ledger.participation.on_roll`): noted before one of them changes."""
+
+    excluded: bool
+    status: EmployeeStatus
+    left_on: date | None
+
+    @classmethod
+    def of(cls, employee: Employee) -> Roll:
+        return cls(bool(employee.excluded), EmployeeStatus(employee.status), employee.left_on)
 
 
 class FormerDepartment(SQLModel, table=True):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime, tzinfo
 
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +19,7 @@ from points.org.models import (
     FormerDepartment,
     Role,
     RoleAssignment,
+    Roll,
 )
 
 
@@ -98,6 +99,13 @@ async def list_departments(session: AsyncSession) -> Sequence[Department]:
     ).all()
 
 
+#: ``(session, employee_id, roll before, zone)``: follows a change of someone's roll
+#: (excluded, status, leaving date) in what is kept per department. The ledger keeps
+#: it (:func:`points.ledger.participation.roll_changed`); the organisation imports no
+#: ledger, so whoever changes a roll passes it in.
+RollChanged = Callable[[AsyncSession, int, Roll, tzinfo], Awaitable[None]]
+
+
 async def upsert_employee(
     session: AsyncSession,
     *,
@@ -108,19 +116,33 @@ async def upsert_employee(
     joined_on: date | None = None,
     excluded: bool = False,
     moved_at: datetime | None = None,
+    roll_changed: tuple[RollChanged, tzinfo] | None = None,
 ) -> Employee:
     """Create or update a person; a change of department is a move, remembered as of
-    ``moved_at`` (default now) so the old department keeps what they earned there."""
+    ``moved_at`` (default now) so the old department keeps what they earned there.
+
+    Excluding or including someone who is already here changes their roll: the
+    caller passes ``roll_changed`` (the function and the company zone) to follow it.
+    """
     employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+    before: Roll | None = None
     if employee is None:
         employee = Employee(userid=userid, name=name, department_id=department_id)
-    elif employee.department_id != department_id:
-        await _remember_move(session, employee, moved_at or utcnow())
+    else:
+        before = Roll.of(employee)
+        if employee.department_id != department_id:
+            await _remember_move(session, employee, moved_at or utcnow())
     employee.name, employee.department_id, employee.title = name, department_id, title
     employee.joined_on = joined_on or employee.joined_on
     employee.excluded = excluded
     session.add(employee)
     await session.flush()
+    if before is not None and before.excluded != excluded:
+        if roll_changed is None:
+            raise ValueError(f"{userid}: excluding or including someone needs roll_changed")
+        follow, zone = roll_changed
+        assert employee.id is not None
+        await follow(session, employee.id, before, zone)
     return employee
 
 

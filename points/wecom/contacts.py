@@ -20,9 +20,10 @@ from points.calendar import local_day
 from points.db import utcnow
 from points.errors import NotFound
 from points.events.service import match_unmatched
+from points.ledger.participation import roll_changed
 from points.org import service as org
 from points.org.leavers import mark_left
-from points.org.models import Employee, EmployeeStatus
+from points.org.models import Employee, EmployeeStatus, Roll
 from points.rewards.workflow import release_holds_of
 from points.settings import Settings
 from points.wecom.client import WeComClient
@@ -142,6 +143,7 @@ async def sync_contacts(
         # upsert_employee updates the same identity-mapped object: note the old state first.
         old_department = before.department_id if before else None
         was_left = before is not None and before.status == EmployeeStatus.left
+        roll = Roll.of(before) if before is not None else None
         employee = await org.upsert_employee(
             session,
             userid=userid,
@@ -159,6 +161,9 @@ async def sync_contacts(
             employee.status = EmployeeStatus.active
             employee.left_on = None
             session.add(employee)
+            assert roll is not None and employee.id is not None
+            # Back on the roll of the windows since they left, which they earned in.
+            await roll_changed(session, employee.id, roll, settings.zone)
             summary.rejoined.append(userid)
             await record(session, actor="wecom", action="employee.rejoined", target=userid)
         if old_department is not None and old_department != department_id:
@@ -178,6 +183,7 @@ async def sync_contacts(
             userid,
             "gone from WeCom contacts",
             release_holds=release_holds_of,
+            roll_changed=roll_changed,
             actor="wecom",
             left_on=today,
         ):
@@ -199,6 +205,7 @@ async def apply_leaver(
             userid,
             reason,
             release_holds=release_holds_of,
+            roll_changed=roll_changed,
             actor="wecom",
             left_on=on,
         )

@@ -11,7 +11,7 @@ from points.calendar import Period
 from points.dashboards.dashboard import dashboard
 from points.org import service as org
 from points.org.models import Department, EmployeeStatus
-from tests.support.boards import SHANGHAI, award
+from tests.support.boards import SHANGHAI, award, set_roll
 from tests.support.factories import make_department, make_employee
 from tests.support.services import Store
 
@@ -41,8 +41,7 @@ async def _move_mid_month(store: Store) -> Company:
         await award(session, stayers[0], 10, "2026-11-06T10:00:00")
         await award(session, engineers[0], 20, "2026-11-07T10:00:00")
         await award(session, leaver, 5, "2026-11-03T10:00:00")
-        leaver.status, leaver.left_on = EmployeeStatus.left, date(2026, 11, 10)
-        session.add(leaver)
+        await set_roll(session, leaver, status=EmployeeStatus.left, left_on=date(2026, 11, 10))
         await org.upsert_employee(
             session,
             userid="zhouming",

@@ -1,9 +1,12 @@
 """Department boards read maintained counts: they equal a count from scratch.
 
-``department_score.participants`` is kept by the ledger writer; members of a period
-come from the head count on the roll plus the people who moved or left since. After
-scoring, a reversal back to zero, a move and a person leaving, both agree with what
-the entries say, and the board of every period agrees with the count over everyone.
+``department_score.participants`` is kept by the ledger writer and by every change
+of someone's roll; members of a period come from the head count on the roll plus the
+people who moved or left since. After scoring, a reversal back to zero, a move,
+people leaving (with a date, without one), being excluded and included again,
+rejoining and a late award after leaving, both agree with what the entries say
+(counting only people on the roll of each period), the board of every period agrees
+with the count over everyone, and reconcile finds nothing.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.boards import earned
 from points.boards.windows import Window
-from points.calendar import Period, keys_at
+from points.calendar import Period, first_day, keys_at
+from points.ledger import participation
 from points.ledger.models import EARNING_KINDS, DepartmentScore, LedgerTransaction
+from points.ledger.reconcile import reconcile
 from points.ledger.reversal import reverse_transactions
 from points.org import service as org
-from points.org.models import Department, EmployeeStatus
+from points.org.leavers import mark_left
+from points.org.models import Department, Employee, EmployeeStatus, Roll
+from points.rewards.workflow import release_holds_of
 from tests.support.boards import SHANGHAI, award
 from tests.support.factories import make_department, make_employee
 from tests.support.services import Store
@@ -52,7 +59,17 @@ async def _stored(session: AsyncSession) -> dict[tuple[int, str, str], int]:
 
 
 async def _from_scratch(session: AsyncSession) -> dict[tuple[int, str, str], int]:
-    """People whose transactions carrying a department add up to more than zero."""
+    """People on the roll of a period whose transactions carrying a department add up
+    to more than zero in it (on the roll: not excluded; active, or left on or after
+    the period's first day)."""
+    rolls = {
+        e: (x, s, left_on)
+        for e, x, s, left_on in (
+            await session.exec(
+                select(Employee.id, Employee.excluded, Employee.status, Employee.left_on)
+            )
+        ).all()
+    }
     earned_there: dict[tuple[int, int, str, str], int] = defaultdict(int)
     rows = await session.exec(
         select(
@@ -68,8 +85,11 @@ async def _from_scratch(session: AsyncSession) -> dict[tuple[int, str, str], int
         for period, key in keys_at(moment, SHANGHAI):
             earned_there[(employee_id, department_id, period.value, key)] += points
     counts: dict[tuple[int, str, str], int] = defaultdict(int)
-    for (_e, department_id, period, key), points in earned_there.items():
-        if points > 0:
+    for (e, department_id, period, key), points in earned_there.items():
+        excluded, status, left_on = rolls[e]
+        first = first_day(Period(period), key)
+        here = status == EmployeeStatus.active or (left_on is not None and left_on >= first)
+        if points > 0 and not excluded and here:
             counts[(department_id, period, key)] += 1
     return dict(counts)
 
@@ -84,6 +104,8 @@ async def _agree(store: Store, departments: list[Department]) -> None:
             maintained = await earned.members_and_participants(session, span, SHANGHAI, ids)
             counted = await earned._counted(session, span, SHANGHAI, ids)
             assert maintained == counted, window
+        report = await reconcile(session, SHANGHAI)
+        assert report.clean, report.problems
 
 
 async def _story(store: Store) -> None:
@@ -152,19 +174,84 @@ async def _story(store: Store) -> None:
     assert stored[(tech.id, "month", "2026-11")] == 1
     await _agree(store, departments)
 
-    # A person leaving (and one excluded): members and participants of later periods.
+    # 技术0 leaves on 10 November (inside W46, November, Q4); something late is
+    # counted for them on the 25th, in W48 which began after they left.
     async with store.db.session() as session:
+        assert await mark_left(
+            session,
+            store.settings,
+            people[4].userid,
+            "离职",
+            release_holds=release_holds_of,
+            roll_changed=participation.roll_changed,
+            left_on=date(2026, 11, 10),
+        )
         leaver = await org.get_employee(session, people[4].userid)
-        leaver.status, leaver.left_on = EmployeeStatus.left, date(2026, 11, 10)
-        session.add(leaver)
-        # Something late, counted after they left: not on the roll of that week.
         await award(session, leaver, 1, "2026-11-25T10:00:00")
+        await session.commit()
+    async with store.db.session() as session:
+        stored = await _stored(session)
+    assert stored[(tech.id, "week", "2026-W45")] == 1  # earned on the 5th, left later
+    assert stored[(tech.id, "month", "2026-11")] == 1  # still here when November began
+    assert (tech.id, "week", "2026-W48") not in stored  # gone before W48 began
+    await _agree(store, departments)
+
+    # A bot earns, is excluded (off every window), then included again.
+    async with store.db.session() as session:
         bot = await org.get_employee(session, people[6].userid)
         await award(session, bot, 6, "2026-11-06T10:00:00")
-        await org.upsert_employee(
-            session, userid=bot.userid, name=bot.name, department_id=tech.id, excluded=True
-        )
         await session.commit()
+    async with store.db.session() as session:
+        stored = await _stored(session)
+    assert stored[(tech.id, "month", "2026-11")] == 2
+    await _agree(store, departments)
+    for excluded, expected in ((True, 1), (False, 2)):
+        async with store.db.session() as session:
+            await org.upsert_employee(
+                session,
+                userid=bot.userid,
+                name=bot.name,
+                department_id=tech.id,
+                excluded=excluded,
+                roll_changed=(participation.roll_changed, SHANGHAI),
+            )
+            await session.commit()
+        async with store.db.session() as session:
+            stored = await _stored(session)
+        assert stored[(tech.id, "month", "2026-11")] == expected
+        await _agree(store, departments)
+
+    # 销售3 earns, then is marked as left without a leaving date: off every window,
+    # all time included; then rejoins (as a contacts sync does): back on them all.
+    async with store.db.session() as session:
+        await award(session, people[3], 8, "2026-12-02T10:00:00")
+        await session.commit()
+    async with store.db.session() as session:
+        stored = await _stored(session)
+    assert stored[(sales.id, "all", "all")] == 2
+    await _agree(store, departments)
+    for status in (EmployeeStatus.left, EmployeeStatus.active):
+        async with store.db.session() as session:
+            person = await org.get_employee(session, people[3].userid)
+            before = Roll.of(person)
+            person.status, person.left_on = status, None
+            session.add(person)
+            assert person.id is not None
+            await participation.roll_changed(session, person.id, before, SHANGHAI)
+            await session.commit()
+        async with store.db.session() as session:
+            stored = await _stored(session)
+        assert stored[(sales.id, "all", "all")] == (1 if status == EmployeeStatus.left else 2)
+        await _agree(store, departments)
+
+    # The leaver earns once more after leaving, in December: not on December's roll.
+    async with store.db.session() as session:
+        leaver = await org.get_employee(session, people[4].userid)
+        await award(session, leaver, 2, "2026-12-03T10:00:00")
+        await session.commit()
+    async with store.db.session() as session:
+        stored = await _stored(session)
+    assert (tech.id, "month", "2026-12") not in stored
     await _agree(store, departments)
 
 

@@ -12,7 +12,7 @@ from points.boards.leaderboard import Board
 from points.boards.windows import Scope, Window
 from points.ledger.models import Period
 from points.org.models import Employee, EmployeeStatus
-from tests.support.boards import SHANGHAI, award
+from tests.support.boards import SHANGHAI, award, set_roll
 from tests.support.factories import make_department, make_employee
 from tests.support.services import Store
 
@@ -71,8 +71,7 @@ async def test_frozen_board_index_follows_late_changes(pg: Store) -> None:
         await award(session, people[1], 99, "2026-10-06T09:00:00")  # the next week: no change
         leaver = await session.get(Employee, ids[4])
         assert leaver is not None
-        leaver.status = EmployeeStatus.left
-        session.add(leaver)
+        await set_roll(session, leaver, status=EmployeeStatus.left)
         await session.commit()
     indexed, in_sql = await _both(pg, viewer, limit=2)
     assert _shape(indexed) == _shape(in_sql)

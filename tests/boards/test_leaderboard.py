@@ -9,7 +9,7 @@ from points.boards import windows as board_windows
 from points.boards.windows import Scope, Window
 from points.ledger.models import Period
 from points.org.models import EmployeeStatus
-from tests.support.boards import SHANGHAI, award
+from tests.support.boards import SHANGHAI, award, set_roll
 from tests.support.factories import make_department, make_employee
 from tests.support.services import Store
 
@@ -135,9 +135,8 @@ async def test_excluded_people_and_leavers_never_appear_nor_take_a_rank(
         bot = await session.get(Employee, ids[0])
         leaver = await session.get(Employee, ids[2])
         assert bot is not None and leaver is not None
-        bot.excluded = True
-        leaver.status = EmployeeStatus.left
-        session.add_all([bot, leaver])
+        await set_roll(session, bot, excluded=True)
+        await set_roll(session, leaver, status=EmployeeStatus.left)
         await session.commit()
         board = await board_leaderboard.leaderboard(
             session, window=MONTH, scope=Scope(), zone=zone, viewer_id=ids[3], limit=1
@@ -218,7 +217,6 @@ async def test_the_rank_index_follows_new_points_and_exclusions(pg: Store) -> No
     async with pg.db.session() as session:
         first = await session.get(Employee, ids[0])
         assert first is not None
-        first.excluded = True
-        session.add(first)
+        await set_roll(session, first, excluded=True)
         await session.commit()
     assert await board() == [("员工2", 35, 1), ("员工1", 20, 2)]

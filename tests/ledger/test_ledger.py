@@ -12,6 +12,7 @@ from points.cli import main
 from points.errors import InvalidInput
 from points.ledger.adjustments import adjust
 from points.ledger.models import AccountKind, LedgerTransaction, Period, PeriodScore
+from points.ledger.participation import roll_changed
 from points.ledger.reconcile import reconcile
 from points.ledger.service import balances
 from points.org.leavers import mark_left
@@ -148,10 +149,20 @@ async def test_a_leaver_is_frozen_and_earns_nothing_more(pg: Store, zhang: int) 
     await send(pg, [approval("1")])  # type: ignore[list-item]
     async with pg.db.session() as session:
         assert await mark_left(
-            session, pg.settings, "zhangsan", "离职", release_holds=release_holds_of
+            session,
+            pg.settings,
+            "zhangsan",
+            "离职",
+            release_holds=release_holds_of,
+            roll_changed=roll_changed,
         )
         assert not await mark_left(
-            session, pg.settings, "zhangsan", "离职", release_holds=release_holds_of
+            session,
+            pg.settings,
+            "zhangsan",
+            "离职",
+            release_holds=release_holds_of,
+            roll_changed=roll_changed,
         )
         await session.commit()
     await send(pg, [approval("2")])  # type: ignore[list-item]

@@ -16,6 +16,7 @@ from points.events.schemas import EventIn
 from points.events.service import ingest
 from points.jobs import InlineQueue, JobContext, commit
 from points.ledger.models import LedgerTransaction
+from points.ledger.participation import roll_changed
 from points.ledger.reconcile import reconcile
 from points.ops.jobs import privacy_retention
 from points.org.leavers import mark_left
@@ -144,6 +145,7 @@ async def test_retention_clears_old_attributes_and_anonymises_leavers(
             "lisi",
             "离职",
             release_holds=release_holds_of,
+            roll_changed=roll_changed,
             actor="hr",
             left_on=date.today() - timedelta(days=40),
         )

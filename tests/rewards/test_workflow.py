@@ -19,6 +19,7 @@ from points.org.models import EmployeeStatus
 from points.rewards import policy, queues, redeem, vouchers, workflow
 from points.rewards.models import Redemption, Reward
 from points.rewards.policy import RedemptionRefused
+from tests.support.boards import set_roll
 from tests.support.rewards import Shop, actor_for, make_reward, reload
 from tests.support.services import Store
 
@@ -126,8 +127,7 @@ async def test_refusals_say_exactly_why_and_change_nothing(pg: Store, shop: Shop
     await request(pg, sales_only.id, shop.employee.id)
     async with pg.db.session() as session:
         person = await reload(session, shop.colleague)
-        person.status = EmployeeStatus.left
-        session.add(person)
+        await set_roll(session, person, status=EmployeeStatus.left)
         await session.commit()
     assert shop.colleague.id
     assert await refusal(pg, quarterly.id, shop.colleague.id) == "账户已冻结"

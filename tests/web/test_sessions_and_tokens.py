@@ -126,6 +126,7 @@ async def org_grant(session: object, userid: str) -> None:
 
 
 async def test_leaving_ends_the_session(pg: Store, org: Org, client: httpx.AsyncClient) -> None:
+    from points.ledger.participation import roll_changed
     from points.org.leavers import mark_left
     from points.rewards.workflow import release_holds_of
 
@@ -137,6 +138,7 @@ async def test_leaving_ends_the_session(pg: Store, org: Org, client: httpx.Async
             org.employee.userid,
             "left",
             release_holds=release_holds_of,
+            roll_changed=roll_changed,
             actor="wecom",
         )
         await session.commit()

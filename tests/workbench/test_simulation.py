@@ -8,6 +8,7 @@ from points.devtools.bench.simulation import run
 from points.rulesets.service import compiled, ensure_active
 from points.workbench.simulation import simulate_stored, window_for
 from rules import compile_ruleset
+from tests.support.boards import set_roll
 from tests.support.rulesets import Company, doubled_doc_shared
 from tests.support.services import Store
 
@@ -27,8 +28,7 @@ async def test_chunk_size_does_not_change_the_report(pg: Store, company: Company
 async def test_excluded_people_are_left_out(pg: Store, company: Company) -> None:
     async with pg.db.session() as session:
         zhang = company.zhang
-        zhang.excluded = True
-        session.add(zhang)
+        await set_roll(session, zhang, excluded=True)
         await session.commit()
         active = compiled(await ensure_active(session))
         report = await simulate_stored(

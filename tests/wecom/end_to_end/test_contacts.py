@@ -20,6 +20,7 @@ from points.devtools.fake_wecom import FakeWeCom
 from points.events.models import ActivityEvent, EventStatus
 from points.jobs import InlineQueue
 from points.ledger.models import DepartmentScore, LedgerTransaction, Period
+from points.ledger.reconcile import reconcile
 from points.org.models import Department, Employee, EmployeeStatus
 from points.settings import Settings
 from points.wecom.contacts import SuspiciousSync
@@ -27,6 +28,7 @@ from points.wecom.crypto import CallbackCrypto
 from points.wecom.jobs import run_connector_job
 from points.wecom.models import ConnectorState
 from points.wecom.samples import approval_callback_message, approval_detail, contact_change_message
+from tests.support.boards import set_roll
 from tests.support.services import Store
 from tests.support.wecom import deliver
 
@@ -213,3 +215,44 @@ async def test_an_empty_directory_changes_nothing(
         state = await session.get(ConnectorState, "contacts")
     assert statuses == {EmployeeStatus.active}
     assert state is not None and state.failures == 1
+
+
+async def test_a_leaver_who_rejoins_counts_again_where_they_earned(
+    web: httpx.AsyncClient,
+    wapp: Starlette,
+    pg: Store,
+    fake: FakeWeCom,
+    settings: Settings,
+    crypto: CallbackCrypto,
+    jobs: InlineQueue,
+) -> None:
+    await run_connector_job(jobs, "wecom_sync_contacts")
+    await deliver(web, wapp, crypto, _decided_by("zhaoliu", "202600000201", settings))
+
+    async def participants() -> int:
+        async with pg.db.session() as session:
+            row = (
+                await session.exec(
+                    select(DepartmentScore.participants).where(
+                        DepartmentScore.department_id == 5, DepartmentScore.period == Period.all
+                    )
+                )
+            ).one()
+            report = await reconcile(session, settings.zone)
+        assert report.clean, report.problems
+        return row
+
+    assert await participants() == 1
+    zhaoliu = next(u for u in fake.users if u["userid"] == "zhaoliu")
+    fake.users = [u for u in fake.users if u["userid"] != "zhaoliu"]
+    assert (await run_connector_job(jobs, "wecom_sync_contacts"))["left"] == 1
+    assert await participants() == 1  # left today: still on the roll of all time
+    async with pg.db.session() as session:
+        # A leaver recorded without a leaving date (older data) is off every window.
+        person = (await session.exec(select(Employee).where(Employee.userid == "zhaoliu"))).one()
+        await set_roll(session, person, status=EmployeeStatus.left, left_on=None)
+        await session.commit()
+    assert await participants() == 0
+    fake.users.append(zhaoliu)
+    assert (await run_connector_job(jobs, "wecom_sync_contacts"))["rejoined"] == 1
+    assert await participants() == 1
