@@ -15,6 +15,8 @@ import time
 
 import asyncpg  # type: ignore[import-untyped]
 
+from points.ledger.reconcile_pg import participants_sql
+
 ZONE_NAME = "Asia/Shanghai"
 # Departments of the bulk company: divisions under the demo root, teams under them.
 DIVISIONS, TEAMS = 20, 400
@@ -199,19 +201,7 @@ async def derive_scores(conn: asyncpg.Connection) -> None:
             WHERE d.department_id IS NOT NULL
             GROUP BY 1, 2, 3;
         UPDATE department_score s SET participants = c.participants
-        FROM (
-            SELECT department_id, period, period_key, count(*)::int AS participants
-            FROM (
-                SELECT d.employee_id, d.department_id, k.period, k.period_key,
-                       SUM(d.points) AS points
-                FROM growth_days d JOIN growth_calendar c ON c.day = d.day
-                CROSS JOIN LATERAL (VALUES {periods}, ('all', 'all')) AS k (period, period_key)
-                WHERE d.department_id IS NOT NULL
-                GROUP BY 1, 2, 3, 4
-            ) AS earned
-            WHERE points > 0
-            GROUP BY 1, 2, 3
-        ) AS c
+        FROM ({participants_sql(chunked=False).replace(":zone", f"'{ZONE_NAME}'")}) AS c
         WHERE s.department_id = c.department_id AND s.period = c.period
           AND s.period_key = c.period_key;
         DROP TABLE growth_days;

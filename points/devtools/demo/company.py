@@ -175,6 +175,8 @@ async def build_company(
             else:
                 title = rng.choice(TITLES[dept_id])
             joined = start - timedelta(days=rng.randint(30, 3000))
+            # The admin runs the system; their own activity should not win prizes.
+            runs_it = dept_id == 71 and position != 0 and not admin
             await org.upsert_employee(
                 session,
                 userid=userid,
@@ -182,6 +184,7 @@ async def build_company(
                 department_id=dept_id,
                 title=title,
                 joined_on=joined,
+                excluded=runs_it,
             )
             if position == 0:
                 heads[dept_id] = userid
@@ -198,9 +201,7 @@ async def build_company(
     if finance:
         await org.grant_role(session, userid=finance, role=Role.finance)
     await org.grant_role(session, userid=admin, role=Role.admin)
-    # The admin runs the system; their own activity should not win prizes.
     admin_row = await org.get_employee(session, admin)
-    admin_row.excluded = True
     admin_row.title = "IT 管理员"
     session.add(admin_row)
     return DemoCompany(
