@@ -169,7 +169,9 @@ async def frozen_index(
     assert board.id is not None
     cache_key = (str(engine.url), board.id, board.frozen_at)
     index = _INDEXES.get(cache_key)
-    off_board, written, tail = await check_and_tail(session, index.head if index else None)
+    off_board, written, tail = await check_and_tail(
+        session, index.head if index else None, index.applied if index else None
+    )
     fresh = (
         index is not None
         and time.monotonic() - index.built < MAX_AGE
@@ -182,7 +184,7 @@ async def frozen_index(
         if len(_INDEXES) >= MAX_BOARDS:
             del _INDEXES[min(_INDEXES, key=lambda k: _INDEXES[k].built)]
         _INDEXES[cache_key] = index
-        off_board, written, tail = await check_and_tail(session, index.head)
+        off_board, written, tail = await check_and_tail(session, index.head, index.applied)
     _catch_up(index, tail, zone)
     return index
 

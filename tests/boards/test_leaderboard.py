@@ -220,3 +220,29 @@ async def test_the_rank_index_follows_new_points_and_exclusions(pg: Store) -> No
         await set_roll(session, first, excluded=True)
         await session.commit()
     assert await board() == [("员工2", 35, 1), ("员工1", 20, 2)]
+
+
+async def test_the_rank_index_reads_again_only_what_it_has_not_applied(pg: Store) -> None:
+    """Transactions that commit out of id order: what the index has not applied below
+    its newest id (a gap when it looked) is read again on the next view, once."""
+    from points.boards import ranking
+
+    ranking.forget()
+    ids = await _company(pg, [30, 20, 10])
+
+    async def board() -> list[tuple[str, int, int]]:
+        async with pg.db.session() as session:
+            found = await board_leaderboard.leaderboard(
+                session, window=MONTH, scope=Scope(), viewer_id=ids[2], zone=SHANGHAI
+            )
+        return [(r.name, r.points, r.rank) for r in found.top]
+
+    assert await board() == [("员工0", 30, 1), ("员工1", 20, 2), ("员工2", 10, 3)]
+    index = next(
+        i for i in ranking._INDEXES.values() if (i.period, i.key) == (Period.month, "2026-11")
+    )
+    # As if the first award (the lowest id) had not committed when the index looked.
+    index.applied.discard(min(index.applied))
+    index.set_points(ids[0], 0)
+    assert await board() == [("员工0", 30, 1), ("员工1", 20, 2), ("员工2", 10, 3)]
+    assert await board() == [("员工0", 30, 1), ("员工1", 20, 2), ("员工2", 10, 3)]
