@@ -32,7 +32,7 @@ from points.boards.ranking import (
 )
 from points.boards.windows import FROZEN_PERIODS, Scope, Window, in_scope_ids, off_board_ids
 from points.calendar import Period, is_closed
-from points.db import utcnow
+from points.db import among, is_postgres, utcnow
 from points.errors import Forbidden, InvalidInput
 from points.i18n import N_, _
 from points.ledger.models import PeriodScore
@@ -326,7 +326,7 @@ async def people_by_id(session: AsyncSession, ids: set[int]) -> dict[int, tuple[
                 col(Department.name),
             )
             .join(Department, col(Department.id) == col(Employee.department_id))
-            .where(col(Employee.id).in_(sorted(ids)))
+            .where(among(col(Employee.id), sorted(ids), is_postgres(session)))
         )
     ).all()
     return {
