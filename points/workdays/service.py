@@ -28,6 +28,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import col, delete, select
@@ -162,10 +163,18 @@ async def years(session: AsyncSession) -> list[int]:
 
 
 async def work_calendar(session: AsyncSession) -> WorkCalendar:
-    """The calendar as the rule engine takes it."""
-    days = await calendar_days(session)
+    """The calendar as the rule engine takes it (home asks on every visit: plain columns,
+    and the same days give the same calendar without building it again)."""
+    rows = await session.exec(
+        select(col(CalendarDay.day), col(CalendarDay.kind)).order_by(col(CalendarDay.day))
+    )
+    return _calendar(tuple((day, kind) for day, kind in rows.all()))
+
+
+@lru_cache(maxsize=8)
+def _calendar(days: tuple[tuple[date, str], ...]) -> WorkCalendar:
     return WorkCalendar.of(
-        (d.day for d in days if d.kind == "off"), (d.day for d in days if d.kind == "work")
+        (day for day, kind in days if kind == "off"), (day for day, kind in days if kind == "work")
     )
 
 

@@ -7,10 +7,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from points.audit.service import record
-from points.auth.service import principal_for_employee
+from points.auth.service import person_with_roles, principal_of
 from points.errors import Forbidden, InvalidInput
 from points.i18n import _, normalize_locale
 from points.org import service as org
+from points.org.models import EmployeeStatus
 from web.ratelimit import FailureLimiter
 from web.redirects import safe_next
 from web.security import Ctx, page, start_session
@@ -28,11 +29,12 @@ async def login(ctx: Ctx) -> Response:
         await limiter.check("login", ctx.client_ip)
         form = await request.form()
         userid = str(form.get("userid", "")).strip()
-        employee = await org.find_active_employee(ctx.session, userid) if userid else None
-        if employee is None:
+        found = await person_with_roles(ctx.session, userid) if userid else None
+        employee, roles = found if found else (None, [])
+        if employee is None or employee.status != EmployeeStatus.active:
             await limiter.failed("login", ctx.client_ip)
             raise InvalidInput(_("No active employee with this userid."), code="unknown_user")
-        principal = await principal_for_employee(ctx.session, employee)
+        principal = principal_of(employee, roles)
         start_session(request, employee)
         await record(
             ctx.session,
