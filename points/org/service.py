@@ -297,32 +297,38 @@ async def people_with_roles(session: AsyncSession) -> Sequence[tuple[Employee, R
 async def login_choices(
     session: AsyncSession, employees: int = 6
 ) -> dict[str, list[dict[str, str]]]:
-    """People to offer on the dev login page, a few of each role."""
+    """People to offer on the dev login page, a few of each role.
+
+    Plain columns: everyone who logs in by hand opens this page first.
+    """
     choices: dict[str, list[dict[str, str]]] = {role.value: [] for role in Role}
-    departments = {d.id: d.name for d in await list_departments(session)}
-    for employee, assignment in await people_with_roles(session):
-        if employee.status != EmployeeStatus.active or len(choices[assignment.role]) >= 8:
+    departments = dict((await session.exec(select(Department.id, Department.name))).all())
+    held = await session.exec(
+        select(
+            Employee.userid,
+            Employee.name,
+            RoleAssignment.role,
+            func.coalesce(RoleAssignment.department_id, Employee.department_id),
+        )
+        .join(RoleAssignment, col(RoleAssignment.employee_id) == col(Employee.id))
+        .where(Employee.status == EmployeeStatus.active)
+        .order_by(RoleAssignment.role, Employee.userid)
+    )
+    for userid, name, role, department_id in held.all():
+        if len(choices[role]) >= 8:
             continue
-        where = departments.get(assignment.department_id or employee.department_id, "")
-        choices[assignment.role].append(
-            {"userid": employee.userid, "name": employee.name, "department": where}
-        )
+        where = departments.get(department_id, "")
+        choices[role].append({"userid": userid, "name": name, "department": where})
     with_roles = select(RoleAssignment.employee_id)
-    rows = (
-        await session.exec(
-            select(Employee)
-            .where(Employee.status == EmployeeStatus.active, col(Employee.id).not_in(with_roles))
-            .order_by(col(Employee.id))
-            .limit(employees)
-        )
-    ).all()
-    for employee in rows:
+    rows = await session.exec(
+        select(Employee.userid, Employee.name, Employee.department_id)
+        .where(Employee.status == EmployeeStatus.active, col(Employee.id).not_in(with_roles))
+        .order_by(col(Employee.id))
+        .limit(employees)
+    )
+    for userid, name, department_id in rows.all():
         choices[Role.employee].append(
-            {
-                "userid": employee.userid,
-                "name": employee.name,
-                "department": departments.get(employee.department_id, ""),
-            }
+            {"userid": userid, "name": name, "department": departments.get(department_id, "")}
         )
     return choices
 
