@@ -356,13 +356,14 @@ async def pick_people(session: AsyncSession, q: str, limit: int = 8) -> list[dic
 async def department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
     """Each department's name and id, then its ancestors', most specific first: what a
     rule's `departments:` scope is matched against."""
-    departments = {d.id: d for d in (await session.exec(select(Department))).all()}
+    rows = await session.exec(select(Department.id, Department.name, Department.path))
+    departments = {id_: (name, path) for id_, name, path in rows.all()}
     labels: dict[int, tuple[str, ...]] = {}
-    for department_id, department in departments.items():
+    for department_id, (_name, path) in departments.items():
         chain: list[str] = []
-        for part in reversed([p for p in department.path.strip("/").split("/") if p]):
+        for part in reversed([p for p in path.strip("/").split("/") if p]):
             ancestor = departments.get(int(part))
             if ancestor is not None:
-                chain += [ancestor.name, str(ancestor.id)]
+                chain += [ancestor[0], str(int(part))]
         labels[department_id] = tuple(chain)
     return labels
