@@ -88,14 +88,19 @@ async def catalogue(
     *,
     include_inactive: bool = False,
     now: datetime | None = None,
+    money: dict[AccountKind, int] | None = None,
 ) -> list[CatalogueItem]:
-    """The rewards a person may see (their audience), with what they can afford."""
+    """The rewards a person may see (their audience), with what they can afford.
+
+    ``money``: the person's balances when the caller has read them already.
+    """
     now = now or utcnow()
     rewards = await list_rewards(session, include_inactive=include_inactive)
     available = 0
     path = "/"
     if employee is not None and employee.id is not None:
-        available = (await balances(session, employee.id))[AccountKind.available]
+        money = money if money is not None else await balances(session, employee.id)
+        available = money[AccountKind.available]
         department = await session.get(Department, employee.department_id)
         path = department.path if department else "/"
     codes = await free_codes(

@@ -69,8 +69,8 @@ def base_values() -> dict[str, Any]:
 async def catalogue_page(ctx: Ctx) -> Response:
     employee = await ctx.employee()
     assert employee.id is not None
-    items = await catalogue.catalogue(ctx.session, employee)
     money = await balances(ctx.session, employee.id)
+    items = await catalogue.catalogue(ctx.session, employee, money=money)
     return render(
         ctx.request,
         "rewards/catalogue.html",
@@ -97,13 +97,16 @@ async def _reward_page(
 ) -> Response:
     employee = await ctx.employee()
     reward_id = path_id(ctx)
+    assert employee.id is not None
+    money = await balances(ctx.session, employee.id)
     items = [
-        i for i in await catalogue.catalogue(ctx.session, employee) if i.reward.id == reward_id
+        i
+        for i in await catalogue.catalogue(ctx.session, employee, money=money)
+        if i.reward.id == reward_id
     ]
     if not items:
         raise NotFound(_("No such reward."))
-    assert employee.id is not None
-    available = (await balances(ctx.session, employee.id))[AccountKind.available]
+    available = money[AccountKind.available]
     return render(
         ctx.request,
         "rewards/reward.html",
