@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import RuleProgress, RuleStreak
 from points.rulesets.service import compiled, shown_version
+from points.shared_reads import shared
 from points.workdays.service import work_calendar
 from rules.milestones import Level
 from rules.periods import day_ordinal, week_ordinal
@@ -93,7 +94,7 @@ async def streak_goals(session: AsyncSession, employee_id: int, today: date) -> 
     now = {"days": day_ordinal(today), "weeks": week_ordinal(today)}
     if any(unit == "workdays" for *_, unit, _target in rules):
         # The last working day up to today: a run is alive if it reached it or the one before.
-        calendar = await work_calendar(session)
+        calendar = await shared(session, "work_calendar", lambda: work_calendar(session))
         day = today
         while calendar.ordinal(day) is None and (today - day).days < 40:
             day = date.fromordinal(day.toordinal() - 1)

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.ledger.models import RuleProgress
 from points.org.models import Employee
-from points.org.service import department_labels
+from points.org.service import shown_department_labels
 from points.rulesets.service import compiled, shown_version
 from points.settings import Settings
 from rules import CompiledRule, CompiledRuleset, compile_ruleset, load_default_rules
@@ -85,7 +85,7 @@ async def standings(
     ids = [e.id for e in employees if e.id is not None]
     if not rules or not ids:
         return {i: Standing([], []) for i in ids}
-    labels = await department_labels(session)
+    labels = await shown_department_labels(session)
     stored: dict[tuple[int, str], dict[str, object]] = {
         (row.employee_id, row.rule_id): row.state
         for row in (

@@ -21,6 +21,7 @@ from points.org.models import (
     RoleAssignment,
     Roll,
 )
+from points.shared_reads import shared
 
 
 async def upsert_department(
@@ -299,8 +300,13 @@ async def login_choices(
 ) -> dict[str, list[dict[str, str]]]:
     """People to offer on the dev login page, a few of each role.
 
-    Plain columns: everyone who logs in by hand opens this page first.
+    Everyone who logs in by hand opens this page first: plain columns, kept a moment by
+    the process (:mod:`points.shared_reads`).
     """
+    return await shared(session, f"login_choices:{employees}", lambda: _choices(session, employees))
+
+
+async def _choices(session: AsyncSession, employees: int) -> dict[str, list[dict[str, str]]]:
     choices: dict[str, list[dict[str, str]]] = {role.value: [] for role in Role}
     departments = dict((await session.exec(select(Department.id, Department.name))).all())
     held = await session.exec(
@@ -351,6 +357,11 @@ async def pick_people(session: AsyncSession, q: str, limit: int = 8) -> list[dic
         {"userid": p.userid, "name": p.name, "department": departments.get(p.department_id, "")}
         for p in people
     ]
+
+
+async def shown_department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:
+    """:func:`department_labels` for what pages show, kept a moment by the process."""
+    return await shared(session, "department_labels", lambda: department_labels(session))
 
 
 async def department_labels(session: AsyncSession) -> dict[int, tuple[str, ...]]:

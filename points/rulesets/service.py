@@ -20,6 +20,7 @@ from points.db import utcnow
 from points.errors import InvalidInput, NotFound
 from points.i18n import _
 from points.rulesets.models import RuleVersion, VersionStatus
+from points.shared_reads import shared
 from rules import CompiledRuleset, compile_ruleset, validate_text
 from rules.loader import DEFAULT_RULES_PATH
 
@@ -115,14 +116,24 @@ _SHOWN = "points.shown_rule_version"
 async def shown_version(session: AsyncSession) -> RuleVersion | None:
     """The active version for what a page shows, read once per transaction.
 
-    Home asks for it three times (streaks, milestones, challenges). Scoring never uses
-    this: it reads :func:`active_version` every time. Forgotten at commit and rollback
-    (a rollback expires the row) and when a version is activated.
+    Home asks for it three times (streaks, milestones, challenges), and every person's
+    home every morning: it is kept a moment by the process too, as a copy that belongs
+    to no session (:mod:`points.shared_reads`). Scoring never uses this: it reads
+    :func:`active_version` every time. Forgotten at commit and rollback and when a
+    version is activated.
     """
     if _SHOWN not in session.info:
-        session.info[_SHOWN] = await active_version(session)
+        session.info[_SHOWN] = await shared(session, "shown_rule_version", lambda: _copy(session))
     version: RuleVersion | None = session.info[_SHOWN]
     return version
+
+
+async def _copy(session: AsyncSession) -> RuleVersion | None:
+    """The active version as a copy of its row that belongs to no session."""
+    version = await active_version(session)
+    if version is None:
+        return None
+    return RuleVersion(**{name: getattr(version, name) for name in RuleVersion.model_fields})
 
 
 def _forget_shown(session: Session, *_args: Any) -> None:

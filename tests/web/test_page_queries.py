@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from points import shared_reads
 from points.boards.frozen import freeze_closed
 from points.devtools.demo.build import build_demo
 from points.org.models import Employee, RoleAssignment
@@ -23,7 +24,7 @@ from tests.support.factories import login
 from tests.support.services import Store
 
 # Statements per page for a plain employee of the demo company, caches warm.
-PINNED = {"/": 22, "/boards": 8, "/rewards": 5}
+PINNED = {"/": 18, "/boards": 8, "/rewards": 5}
 
 
 @contextmanager
@@ -64,8 +65,15 @@ async def viewer(pg: Store) -> str:
 
 @pytest.mark.parametrize("path", list(PINNED))
 async def test_the_morning_pages_make_the_pinned_number_of_statements(
-    app: Starlette, client: httpx.AsyncClient, viewer: str, path: str
+    app: Starlette,
+    client: httpx.AsyncClient,
+    viewer: str,
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # What is the same for everyone is kept a moment (points.shared_reads): long enough
+    # here that a slow machine counts the same statements.
+    monkeypatch.setattr(shared_reads, "TTL", 3600.0)
     await login(client, viewer)
     for _visit in range(2):  # caches filled (rules, rank indexes)
         assert (await client.get(path)).status_code == 200

@@ -28,6 +28,7 @@ from points.org import service as org
 from points.progress import milestone_goals, streak_goals
 from points.reviews.service import for_person
 from points.rewards.goals import goal_progress
+from points.shared_reads import shared
 from points.statement import STATEMENT_KINDS, statement
 from web.forms import date_param, day_start, page_params
 from web.security import Ctx, page
@@ -66,7 +67,10 @@ async def home(ctx: Ctx) -> Response:
         department_chain=chain,
         figures=figures,
         latest=latest,
-        level=levels.standing(await levels.ladder(ctx.session), figures.all_time),
+        level=levels.standing(
+            await shared(ctx.session, "level_ladder", lambda: levels.ladder(ctx.session)),
+            figures.all_time,
+        ),
         streaks=await streak_goals(ctx.session, employee.id, today),
         milestones=await milestone_goals(ctx.session, employee.id),
         goal=await goal_progress(ctx.session, employee.id),
