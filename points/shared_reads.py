@@ -1,10 +1,11 @@
 """Reads that are the same for everyone, kept for a moment by each process.
 
 At nine o'clock every person's home asks for the level ladder, the active rules, the
-work calendar and the department labels, and every login page for the same few people
-to offer; these change a few times a year. Each is kept for ``TTL`` seconds, by
-database, as plain values (never rows of a session: another request's rollback would
-expire them under this one).
+work calendar and the department labels, every login page for the same few people to
+offer, and every catalogue for the same rewards; most change a few times a year. Each
+is kept for ``TTL`` seconds, by database, as plain values or copies of rows that belong
+to no session (a row of a session would expire under this one at another request's
+rollback).
 
 A write in this process to a table a read depends on forgets everything at once: the
 statement itself and the commit that follows it each bump a generation, so the writer
@@ -33,6 +34,8 @@ TABLES = frozenset(
         "department",
         "employee",
         "role_assignment",
+        "reward",
+        "voucher_code",
     }
 )
 _WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)

@@ -27,6 +27,7 @@ from points.rewards.models import (
 )
 from points.rewards.policy import Actor, in_audience, in_window
 from points.rewards.schemas import RewardCreate
+from points.shared_reads import shared
 
 MAX_PICTURE_BYTES = 512 * 1024
 PICTURE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -82,6 +83,18 @@ async def free_codes(session: AsyncSession, reward_ids: Sequence[int]) -> dict[i
     return {reward_id: count for reward_id, count in rows.all()}
 
 
+def _voucher_ids(rewards: Sequence[Reward]) -> list[int]:
+    return [r.id for r in rewards if r.id and r.fulfilment == Fulfilment.voucher]
+
+
+async def _offered(session: AsyncSession) -> tuple[list[Reward], dict[int, int]]:
+    """The active rewards (as copies that belong to no session) and their free codes:
+    the same for everyone, kept a moment by the process (:mod:`points.shared_reads`)."""
+    rewards = await list_rewards(session)
+    codes = await free_codes(session, _voucher_ids(rewards))
+    return [Reward(**{n: getattr(r, n) for n in Reward.model_fields}) for r in rewards], codes
+
+
 async def catalogue(
     session: AsyncSession,
     employee: Employee | None,
@@ -95,7 +108,11 @@ async def catalogue(
     ``money``: the person's balances when the caller has read them already.
     """
     now = now or utcnow()
-    rewards = await list_rewards(session, include_inactive=include_inactive)
+    if include_inactive:
+        rewards = await list_rewards(session, include_inactive=True)
+        codes = await free_codes(session, _voucher_ids(rewards))
+    else:
+        rewards, codes = await shared(session, "catalogue", lambda: _offered(session))
     available = 0
     path = "/"
     if employee is not None and employee.id is not None:
@@ -103,9 +120,6 @@ async def catalogue(
         available = money[AccountKind.available]
         department = await session.get(Department, employee.department_id)
         path = department.path if department else "/"
-    codes = await free_codes(
-        session, [r.id for r in rewards if r.id and r.fulfilment == Fulfilment.voucher]
-    )
     items = []
     for reward in rewards:
         for_me = employee is None or in_audience(reward, path)
