@@ -525,6 +525,8 @@ def _judge(
         key,
         once_value,
         (_sentences, rule, plan.event_type, event.attributes, capped, detail),
+        rule.cooldown is not None,
+        rule.first_time,
     )
 
 

@@ -76,6 +76,11 @@ class Award:
     # millions of events and reads none, the ledger reads each once. ``why`` is
     # (writer, *facts); the writer is called as ``writer(award, *facts)``.
     why: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    # Set when the rule has a cooldown (the history remembers when it last gave) or is
+    # first_time (the history remembers that it gave): like ``period_key`` and
+    # ``once_value``, only what a rule will read again is remembered.
+    cooldown: bool = field(default=False, compare=False, repr=False)
+    first_time: bool = field(default=False, compare=False, repr=False)
 
     def _sentences(self) -> tuple[str, str]:
         if not self.why:

@@ -11,9 +11,11 @@ field                  filled from
 ``period_points``      sum of the person's entries per rule id and period key
                        (``Award.period_key`` stored on the entry, or recomputed
                        with :func:`rules.periods.period_key_at` for the rule's cap)
-``last_award_at``      latest ``occurred_at`` of the person's entries per rule id
+``last_award_at``      latest ``occurred_at`` of the person's entries per rule id,
+                       for rules with a cooldown (``Award.cooldown``)
 ``once_values``        ``Award.once_value`` of the person's entries per rule id
-``rules_awarded``      rule ids the person has any entry for (``first_time``)
+``rules_awarded``      rule ids the person has any entry for, for ``first_time``
+                       rules (``Award.first_time``)
 ``streaks``            :class:`StreakState` per streak rule id; it changes on every
                        matching event, not only on awards, so the scorer stores the
                        ``Outcome.streaks`` it gets back (a small table or JSON column)
@@ -67,16 +69,18 @@ class ActorHistory:
         if award.period_key is not None:
             key = (rule_id, award.period_key)
             self.period_points[key] = self.period_points.get(key, 0) + award.points
-        last = self.last_award_at.get(rule_id)
-        if last is None or award.occurred_at > last:
-            self.last_award_at[rule_id] = award.occurred_at
+        if award.cooldown:
+            last = self.last_award_at.get(rule_id)
+            if last is None or award.occurred_at > last:
+                self.last_award_at[rule_id] = award.occurred_at
         if award.once_value is not None:
             values = self.once_values.get(rule_id)
             if values is None:
                 self.once_values[rule_id] = {award.once_value}
             else:
                 values.add(award.once_value)
-        self.rules_awarded.add(rule_id)
+        if award.first_time:
+            self.rules_awarded.add(rule_id)
 
     def record(self, outcome: Outcome | Iterable[Award]) -> None:
         """Remember an evaluation's awards and, for an :class:`Outcome`, its progress."""
@@ -99,9 +103,10 @@ class ActorHistory:
             if period_key is not None:
                 key = (rule_id, period_key)
                 period_points[key] = period_points.get(key, 0) + award.points
-            last = last_award_at.get(rule_id)
-            if last is None or award.occurred_at > last:
-                last_award_at[rule_id] = award.occurred_at
+            if award.cooldown:
+                last = last_award_at.get(rule_id)
+                if last is None or award.occurred_at > last:
+                    last_award_at[rule_id] = award.occurred_at
             once_value = award.once_value
             if once_value is not None:
                 values = once_values.get(rule_id)
@@ -109,7 +114,8 @@ class ActorHistory:
                     once_values[rule_id] = {once_value}
                 else:
                     values.add(once_value)
-            awarded.add(rule_id)
+            if award.first_time:
+                awarded.add(rule_id)
 
     def copy(self) -> ActorHistory:
         """A deep copy, so a what-if evaluation can be thrown away."""
@@ -204,7 +210,9 @@ def history_from_ledger(
     progress states.
 
     Feed the entries of the current quarter at least (the longest cap period) plus,
-    for ``once_per`` and ``first_time``, older entries of rules that use them.
+    for ``once_per`` and ``first_time``, older entries of rules that use them. Facts
+    that say whether their rule has a cooldown or is first_time (an :class:`Award`)
+    are remembered as :meth:`ActorHistory.record` would; others (ledger rows) in full.
     """
     history = ActorHistory()
     for entry in entries:
@@ -213,11 +221,12 @@ def history_from_ledger(
             key = (rule_id, entry.period_key)
             history.period_points[key] = history.period_points.get(key, 0) + entry.points
         last = history.last_award_at.get(rule_id)
-        if last is None or entry.occurred_at > last:
+        if getattr(entry, "cooldown", True) and (last is None or entry.occurred_at > last):
             history.last_award_at[rule_id] = entry.occurred_at
         if entry.once_value is not None:
             history.once_values.setdefault(rule_id, set()).add(entry.once_value)
-        history.rules_awarded.add(rule_id)
+        if getattr(entry, "first_time", True):
+            history.rules_awarded.add(rule_id)
     for rule_id, state in (streaks or {}).items():
         history.streaks[rule_id] = StreakState(state.last_period, state.length)
     for rule_id, saved in (progress or {}).items():
