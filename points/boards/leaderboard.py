@@ -222,8 +222,12 @@ async def leaderboard(
     around_id: int | None = None,
     limit: int = 50,
     zone: tzinfo | None = None,
+    names: bool = True,
 ) -> Board:
     """The board for a window and scope, as ``viewer_id`` may see it.
+
+    ``names=False`` leaves the rows unnamed (a caller that only wants figures, such as
+    the viewer's points last period, saves reading the people).
 
     ``around_id`` (default the viewer) is whose neighbourhood to show under the top N.
     With the company's ``zone``, open company boards on PostgreSQL are answered from
@@ -274,10 +278,10 @@ async def leaderboard(
         changes, late_scores, adjusted = indexed_frozen.adjustments(shown)
     elif frozen is not None:
         changes, late_scores, adjusted = await frozen_adjustments(session, frozen, scope, shown)
-    people = await people_by_id(session, shown | {e for e, _p in late_scores})
+    people = await people_by_id(session, shown | {e for e, _p in late_scores}) if names else {}
 
     def row(employee_id: int, points: int, rank: int) -> BoardRow:
-        employee, department = people[employee_id]
+        employee, department = people[employee_id] if names else (UNNAMED, "")
         anonymous = employee.board_opt_out and employee_id != viewer_id
         return BoardRow(
             rank=rank,
@@ -308,6 +312,9 @@ class Shown(NamedTuple):
     userid: str
     name: str
     board_opt_out: bool
+
+
+UNNAMED = Shown("", "", False)
 
 
 async def people_by_id(session: AsyncSession, ids: set[int]) -> dict[int, tuple[Shown, str]]:

@@ -153,6 +153,7 @@ async def board_page(ctx: Ctx) -> Response:
                 viewer_id=employee.id,
                 limit=1,
                 zone=ctx.settings.zone,
+                names=False,  # only the viewer's points last period are shown
             )
         me = standing(people_board, previous)
     return render(
