@@ -23,18 +23,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy import Insert, bindparam, update
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.calendar import keys_at
 from points.db import insert_for, utcnow
 from points.ledger import models, participation
 from points.ledger.service import AccountRef, Posting, account_ids
+from points.org.models import Employee
 
 # (transaction key, owner id, period, period key, points)
 ScoreRow = tuple[str, int, str, str, int]
@@ -98,12 +99,43 @@ async def post(
         return []
     if len({p.key for p in postings}) != len(postings):
         raise ValueError("two postings share a key")
+    postings = await _with_departments(session, postings)
     accounts = await accounts_of(session, postings, known)
     rows = expand(postings, accounts, zone)
     written = await store_for(session).write(session, rows)
     new = {key for _id, key in written}
     await participation.record(session, totals(rows.members, new), zone)
     return [transaction_id for transaction_id, _key in written]
+
+
+async def _with_departments(
+    session: AsyncSession, postings: Sequence[Posting]
+) -> Sequence[Posting]:
+    """Points earned without a department named count for the person's department now.
+
+    Every earning then carries a department, which is what lets the participant counts
+    (:mod:`points.ledger.participation`) take a person's period score as what they
+    earned in their department when they never moved.
+    """
+    missing = sorted(
+        {
+            p.employee_id
+            for p in postings
+            if p.kind in models.EARNING_KINDS and p.department_id is None
+        }
+    )
+    if not missing:
+        return postings
+    found = await session.exec(
+        select(Employee.id, Employee.department_id).where(col(Employee.id).in_(missing))
+    )
+    where = {int(e or 0): int(d) for e, d in found.all()}
+    return [
+        replace(p, department_id=where.get(p.employee_id))
+        if p.kind in models.EARNING_KINDS and p.department_id is None
+        else p
+        for p in postings
+    ]
 
 
 async def accounts_of(

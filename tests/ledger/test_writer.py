@@ -23,7 +23,7 @@ from points.ledger.models import (
     TransactionKind,
 )
 from points.ledger.reconcile import reconcile
-from points.ledger.service import Posting, earning, moving_legs
+from points.ledger.service import Posting, earning, earning_legs, moving_legs
 from points.ledger.writer import PORTABLE, post, store_for
 from points.ledger.writer_pg import POSTGRES
 from points.org import service as org
@@ -199,6 +199,68 @@ async def test_department_scores_stay_where_the_points_were_earned(pg: Store) ->
         ).all()
     assert month == {sales.id: 5, finance.id: 5}
     assert list(mine) == [sales.id, finance.id]
+
+
+async def _earned_without_a_department(store: Store) -> None:
+    """An adjustment posted without a department (an import, a script) counts for the
+    person's department, so a later first award there still counts them as a
+    participant: their period score is what they earned there."""
+    async with store.db.session() as session:
+        sales = await make_department(session, "销售部")
+        zhang = await make_employee(session, sales, userid="zhangsan")
+        assert zhang.id is not None and sales.id is not None
+        welcome = Posting(
+            "welcome:zhangsan",
+            TransactionKind.adjustment,
+            zhang.id,
+            800,
+            LATE,
+            earning_legs(zhang.id, 800),
+            reason="欢迎积分",
+        )
+        await post(session, [welcome], SHANGHAI)
+        await session.commit()
+    await send(
+        store,
+        [
+            event(
+                "approval:1:submitted",
+                "approval.submitted",
+                "zhangsan",
+                "2026-06-30T09:30:00",
+                template="报销",
+                sp_no="1",
+                on_time=True,
+            )
+        ],
+    )
+    async with store.db.session() as session:
+        where = (await session.exec(select(LedgerTransaction.department_id))).all()
+        quarter = (
+            await session.exec(
+                select(DepartmentScore.points, DepartmentScore.participants).where(
+                    DepartmentScore.department_id == sales.id,
+                    DepartmentScore.period == "quarter",
+                    col(DepartmentScore.period_key) == "2026-Q2",
+                )
+            )
+        ).one()
+        report = await reconcile(session, SHANGHAI)
+    assert set(where) == {sales.id}
+    assert tuple(quarter) == (805, 1)
+    assert report.clean, report.problems
+
+
+async def test_points_earned_without_a_department_count_for_the_persons_own_pg(
+    pg: Store,
+) -> None:
+    await _earned_without_a_department(pg)
+
+
+async def test_points_earned_without_a_department_count_for_the_persons_own_sqlite(
+    lite: Store,
+) -> None:
+    await _earned_without_a_department(lite)
 
 
 async def test_the_scoring_bench_baseline_writes_the_same_rows(
