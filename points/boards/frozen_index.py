@@ -38,6 +38,7 @@ from points.boards.ranking import (
     NEIGHBOURS,
     OVERLAP,
     Ranked,
+    advance,
     check_and_tail,
 )
 from points.calendar import Period, key_at
@@ -146,11 +147,11 @@ async def _build(engine: AsyncEngine, board: FrozenBoard) -> FrozenIndex:
 
 
 def _catch_up(index: FrozenIndex, tail: list[Any], zone: tzinfo) -> None:
-    for txn_id, employee_id, points, kind, effective_at in tail:
+    for txn_id, employee_id, points, kind, effective_at, created_at in tail:
         if txn_id is None or txn_id in index.applied:
             continue
         index.applied.add(txn_id)
-        index.head = max(index.head, txn_id)
+        advance(index, txn_id, created_at)
         if kind not in _EARNING or not points:
             continue
         if key_at(index.period, effective_at, zone) == index.key:

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -93,12 +93,13 @@ _HEAD = text("SELECT id, created_at FROM ledger_transaction ORDER BY id DESC LIM
 # One round trip per request: is the index still valid (who is off the board, and is
 # its newest transaction still there), and what was written since.
 _CHECK_AND_TAIL = text(
-    "SELECT f.n, f.s, f.w, t.id, t.employee_id, t.points, t.kind, t.effective_at FROM ("
+    "SELECT f.n, f.s, f.w, t.id, t.employee_id, t.points, t.kind, t.effective_at, t.created_at"
+    " FROM ("
     f"  SELECT count(*) AS n, coalesce(sum(id), 0) AS s,"
     "   (SELECT created_at FROM ledger_transaction WHERE id = :head) AS w"
     f"  FROM employee WHERE {OFF_BOARD_SQL}"
     ") AS f LEFT JOIN LATERAL ("
-    "  SELECT id, employee_id, points, kind, effective_at FROM ledger_transaction"
+    "  SELECT id, employee_id, points, kind, effective_at, created_at FROM ledger_transaction"
     "  WHERE id > :after OR id = ANY(:gaps) ORDER BY id"
     ") AS t ON true"
 ).bindparams(bindparam("gaps", type_=ARRAY(Integer)))
@@ -185,17 +186,29 @@ def _catch_up(index: RankIndex, tail: Sequence[Sequence[Any]], zone: tzinfo) -> 
 
     Synchronous on purpose: two requests of this process never apply one row twice.
     """
-    for txn_id, employee_id, points, kind, effective_at in tail:
+    for txn_id, employee_id, points, kind, effective_at, created_at in tail:
         if txn_id is None or txn_id in index.applied:
             continue
         index.applied.add(txn_id)
-        index.head = max(index.head, txn_id)
+        advance(index, txn_id, created_at)
         if kind not in _EARNING or not points or employee_id in index.off_ids:
             continue
         if index.counts(dict(keys_at(effective_at, zone))):
             index.set_points(employee_id, index.points.get(employee_id, 0) + points)
     low = index.head - OVERLAP
     index.applied = {i for i in index.applied if i > low}
+
+
+class _Headed(Protocol):
+    head: int
+    head_written: datetime | None
+
+
+def advance(index: _Headed, txn_id: int, created_at: datetime | None) -> None:
+    """Move the index's head to ``txn_id`` if it is newer, with when it was written: the
+    next check compares that moment, so an index caught up is not taken for a stale one."""
+    if txn_id > index.head:
+        index.head, index.head_written = txn_id, created_at
 
 
 async def _check(

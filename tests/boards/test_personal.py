@@ -3,8 +3,11 @@ with what was written since it was built) and from SQL on SQLite, the same answe
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from points.boards import ranking
@@ -68,19 +71,51 @@ async def test_ranks_follow_the_scores_sqlite(lite: Store) -> None:
     await _ranks_follow_the_scores(lite)
 
 
-async def test_the_periodic_rebuild_runs_beside_the_requests(pg: Store) -> None:
+async def test_the_periodic_rebuild_runs_beside_the_requests(
+    pg: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An index past its age keeps answering (caught up with what was written since)
     # while its replacement is built in the background: no request waits for a
-    # full read of the board.
+    # full read of the board. The rebuild waits for a gate, so the order is certain.
     await _ranks_follow_the_scores(pg)
     (cache_key, old), *_others = ranking._INDEXES.items()
     old.built -= ranking.MAX_AGE + 1
+    gate = asyncio.Event()
+    real_build = ranking._build
+
+    async def gated(*args: Any) -> ranking.RankIndex:
+        await gate.wait()
+        return await real_build(*args)
+
+    monkeypatch.setattr(ranking, "_build", gated)
     await send(pg, _approvals("e", 5, "late"))  # type: ignore[arg-type]
     assert await _ranks(pg, "e") == (1, 1, 20)  # caught up by the old index (a daily cap)
     assert ranking._INDEXES[cache_key] is old
     rebuild = ranking._REBUILDS[cache_key]
+    gate.set()
     await rebuild
     assert cache_key not in ranking._REBUILDS
     new = ranking._INDEXES[cache_key]
     assert new is not old and new.order == old.order
     assert await _ranks(pg, "e") == (1, 1, 20) and ranking._INDEXES[cache_key] is new
+
+
+async def test_an_index_caught_up_is_not_rebuilt(
+    pg: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check compares when the index's newest transaction was written; catching up
+    # must move that moment along with the head, or every view after a new award
+    # rebuilds the whole board inside the request.
+    await _ranks_follow_the_scores(pg)
+    builds: list[object] = []
+    real_build = ranking._build
+
+    async def counted(*args: object) -> ranking.RankIndex:
+        builds.append(args)
+        return await real_build(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ranking, "_build", counted)
+    await send(pg, _approvals("e", 1, "after"))  # type: ignore[arg-type]
+    assert await _ranks(pg, "e") == (5, 3, 5)
+    assert await _ranks(pg, "e") == (5, 3, 5)
+    assert builds == []
