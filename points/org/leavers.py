@@ -36,7 +36,9 @@ async def mark_left(
 
     Returns False when the person had already left (nothing changes then).
     """
-    employee = await get_employee(session, userid)
+    # Locked and read afresh: two leaver flows at once (the contacts sync and a
+    # delete_user callback) must not both take the person off the roll.
+    employee = await get_employee(session, userid, lock=True)
     if employee.status == EmployeeStatus.left:
         return False
     assert employee.id is not None

@@ -173,8 +173,13 @@ def end_sessions(employee: Employee) -> None:
     employee.session_epoch += 1
 
 
-async def get_employee(session: AsyncSession, userid: str) -> Employee:
-    employee = (await session.exec(select(Employee).where(Employee.userid == userid))).first()
+async def get_employee(session: AsyncSession, userid: str, *, lock: bool = False) -> Employee:
+    """The person with this userid; ``lock`` reads the row afresh and holds it until the
+    transaction ends (who changes someone's roll must see it as it is now)."""
+    query = select(Employee).where(Employee.userid == userid)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    employee = (await session.exec(query)).first()
     if employee is None:
         raise NotFound(_("No employee with userid {userid}.").format(userid=userid))
     return employee

@@ -140,6 +140,9 @@ async def sync_contacts(
         if department_id is None:
             continue
         before = existing.get(userid)
+        if before is not None and before.status == EmployeeStatus.left:
+            # A rejoin changes their roll: read it afresh, under a lock, as mark_left does.
+            before = await org.get_employee(session, userid, lock=True)
         # upsert_employee updates the same identity-mapped object: note the old state first.
         old_department = before.department_id if before else None
         was_left = before is not None and before.status == EmployeeStatus.left
