@@ -36,9 +36,10 @@ from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, bindparam, text
+from sqlalchemy import Integer, bindparam, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from points.boards.models import OFF_BOARD_SQL
@@ -236,13 +237,41 @@ async def check_and_tail(
         seen = applied or set()
         head, after = index_head, index_head
         gaps = [i for i in range(max(0, index_head - OVERLAP) + 1, index_head + 1) if i not in seen]
+    # A board view checks the company index and the closed board's index, usually at
+    # the same head: one read answers both. Forgotten when the session writes.
+    checks = session.info.setdefault(_CHECKS, {})
+    memo_key = (head, after, tuple(gaps))
+    found = checks.get(memo_key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     # The request's own connection: what it reads next is at least this new.
     connection = await session.connection()
     rows = (
         await connection.execute(_CHECK_AND_TAIL, {"head": head, "after": after, "gaps": gaps})
     ).all()
     count, total, written = rows[0][0], rows[0][1], rows[0][2]
-    return (int(count), int(total)), written, [row[3:] for row in rows]
+    answer: tuple[tuple[int, int], datetime | None, list[Sequence[Any]]] = (
+        (int(count), int(total)),
+        written,
+        [row[3:] for row in rows],
+    )
+    checks[memo_key] = answer
+    return answer
+
+
+_CHECKS = "rank_index_checks"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_checks(session: Session, _context: Any) -> None:
+    """A session that wrote something checks again: its own writes may be in the tail."""
+    session.info.pop(_CHECKS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_checks_later(session: Session, _transaction: Any) -> None:
+    """The next transaction sees what others committed since: it checks again."""
+    session.info.pop(_CHECKS, None)
 
 
 async def company_ranking(
