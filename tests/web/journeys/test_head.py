@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import pytest
 from playwright.sync_api import expect
 
+from points.boards import departments
 from tests.support.journeys import Login, Site
 
 LEAVE = "带薪休假半天"
@@ -41,7 +43,7 @@ def ask_for_leave(site: Site, login: Login, candidates: list[str], wanted: int) 
 
 
 def test_head_reads_the_dashboard_opens_a_member_and_decides_requests(
-    site: Site, login: Login
+    site: Site, login: Login, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = {*site.employees[:2], site.employees[-1]}
     # The head of the demo's pilot team (客户服务部), whose people can afford the leave.
@@ -96,6 +98,17 @@ def test_head_reads_the_dashboard_opens_a_member_and_decides_requests(
     page.locator("select[name=view]").select_option("departments")
     expect(page.locator("table tbody tr").first).to_be_visible()
     boss.settle()
+    boss.fits()
+    # A large company's hundreds of departments: the leading ones and one's own, the rest
+    # a tap away (the limit scaled down to the demo's size).
+    monkeypatch.setattr(departments, "SHOWN_DEPARTMENTS", 2)
+    boss.go(boss.path())
+    more = page.locator("p.more-departments")
+    expect(more).to_contain_text("个部门，显示其中")
+    shown = page.locator("table tbody tr").count()
+    more.locator("a", has_text="显示全部部门").click()
+    expect(page.locator("p.more-departments")).to_have_count(0)
+    assert page.locator("table tbody tr").count() > shown
     boss.fits()
 
     # The pilot: goals say their unit and direction.
