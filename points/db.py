@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, any_, bindparam, event
+from sqlalchemy import Integer, any_, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -90,6 +90,18 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+
+    async def analyze(self) -> None:
+        """Refresh PostgreSQL's planner statistics after a bulk load (a demo, a restore).
+
+        Without them the planner takes a freshly loaded ledger for a small one: it read
+        the rank indexes' "transactions above the newest id" with a scan of the whole
+        ledger on every view. SQLite needs nothing.
+        """
+        if self.is_sqlite:
+            return
+        async with self.engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

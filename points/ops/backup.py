@@ -249,6 +249,7 @@ async def restore(
     await upgrade_async(settings.DATABASE_URL)
     db = Database(settings)
     try:
+        await db.analyze()  # pg_restore leaves the planner no statistics
         async with db.session() as session:
             report = await reconcile(session, settings.zone)
         # Reconcile reads in a read-only snapshot; the audit row needs a transaction of its own.

@@ -6,7 +6,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -151,11 +150,7 @@ async def build_demo(settings: Settings, *, employees: int, days: int, seed: int
             lines.append(await start_demo_pilot(session, settings, days=days, owner=owner))
             await session.commit()
         lines.append(await seed_pulse(db, queue, settings))
-        if not db.is_sqlite:
-            # A bulk load leaves PostgreSQL's statistics behind: without them it reads
-            # "transactions above the newest id" with a scan of the whole ledger.
-            async with db.engine.begin() as connection:
-                await connection.execute(text("ANALYZE"))
+        await db.analyze()
     finally:
         await db.dispose()
     lines.append(f"built in {time.perf_counter() - started:.1f} s")
